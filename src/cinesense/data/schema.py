@@ -1,0 +1,63 @@
+"""The one record type of cinesense and the errors raised on bad input."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+class DataError(ValueError):
+    """Bad input data; the message names the file and line (or field)."""
+
+
+@dataclass(frozen=True)
+class Record:
+    """One comment: text and/or images, and a label (None for unlabelled data).
+
+    ``images`` holds absolute paths; ``meta`` keeps every extra field of the source line.
+    """
+
+    id: str
+    text: str | None
+    label: str | None
+    images: tuple[Path, ...] = ()
+    meta: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def image(self) -> Path | None:
+        """The first image, or None."""
+        return self.images[0] if self.images else None
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A line that ``skip_invalid`` left out, and why."""
+
+    source: str
+    line: int
+    reason: str
+
+
+@dataclass
+class Dataset:
+    """Records loaded from one source, plus what was skipped (only with ``skip_invalid``)."""
+
+    records: list[Record]
+    source: str = ""
+    skipped: list[Skipped] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    @property
+    def labels(self) -> list[str]:
+        return [r.label for r in self.records if r.label is not None]
+
+    def skipped_summary(self) -> dict[str, int]:
+        """Count of skipped lines per reason (without the line-specific detail)."""
+        return dict(Counter(s.reason.split(":")[0] for s in self.skipped))
+
+    def class_counts(self) -> dict[str, int]:
+        return dict(sorted(Counter(self.labels).items()))

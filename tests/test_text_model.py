@@ -1,0 +1,134 @@
+"""Tests of cinesense.text.model: AttBiLSTM shapes, padding invariance, frozen embeddings, collate."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from cinesense.text.model import AttBiLSTM, AttBiLSTMConfig, collate_token_ids
+
+VOCAB, EMB, HIDDEN = 20, 8, 6
+
+
+def _model(num_classes: int = 2, **overrides) -> AttBiLSTM:
+    torch.manual_seed(0)
+    config = AttBiLSTMConfig(
+        vocab_size=VOCAB, embedding_dim=EMB, num_classes=num_classes, hidden_size=HIDDEN, attention_dim=5, **overrides
+    )
+    return AttBiLSTM(config)
+
+
+BATCH = [[2, 3, 4, 5, 6], [7, 8], [9, 10, 11]]
+
+
+@pytest.mark.parametrize("num_classes", [2, 3])
+def test_logits_shape(num_classes):
+    model = _model(num_classes).eval()
+    logits = model(**collate_token_ids(BATCH))
+    assert logits.shape == (len(BATCH), num_classes)
+    assert torch.isfinite(logits).all()
+    features, weights = model.forward_features(**collate_token_ids(BATCH))
+    assert features.shape == (len(BATCH), model.feature_dim) == (3, 2 * HIDDEN)
+    assert weights.shape == (3, 5)
+
+
+def test_attention_weights_respect_lengths():
+    model = _model().eval()
+    _, weights = model.forward_features(**collate_token_ids(BATCH))
+    torch.testing.assert_close(weights.sum(dim=-1), torch.ones(3))
+    assert (weights[1, 2:] == 0).all() and (weights[2, 3:] == 0).all()
+
+
+def test_padding_invariance_in_eval_mode():
+    model = _model(num_classes=3).eval()
+    short = [4, 5, 6]
+    alone = model(**collate_token_ids([short]))
+    with_longer = model(**collate_token_ids([list(range(2, 14)), short]))[1:]
+    # the longer sequence first or last: order does not matter either
+    with_longer_after = model(**collate_token_ids([short, list(range(2, 19))]))[:1]
+    torch.testing.assert_close(with_longer, alone, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(with_longer_after, alone, rtol=1e-5, atol=1e-6)
+
+
+def test_eval_mode_is_deterministic_and_train_mode_uses_dropout():
+    model = _model(dropout=0.5)
+    inputs = collate_token_ids(BATCH)
+    model.eval()
+    torch.testing.assert_close(model(**inputs), model(**inputs), rtol=0, atol=0)
+    model.train()
+    torch.manual_seed(1)
+    first = model(**inputs)
+    assert not torch.equal(first, model(**inputs))
+
+
+def test_frozen_embeddings_get_no_grad():
+    model = _model(freeze_embeddings=True)
+    assert not model.embedding.weight.requires_grad
+    loss = model(**collate_token_ids(BATCH)).sum()
+    loss.backward()
+    assert model.embedding.weight.grad is None
+    assert model.head.weight.grad is not None
+    assert all(p.grad is not None for p in model.lstm.parameters())
+
+
+def test_trainable_embeddings_get_grad_but_padding_row_does_not():
+    model = _model()
+    model(**collate_token_ids(BATCH)).sum().backward()
+    grad = model.embedding.weight.grad
+    assert grad is not None and grad[2:12].abs().sum() > 0
+    assert (grad[0] == 0).all()  # padding_idx
+
+
+def test_no_nans_with_extreme_inputs():
+    model = _model()
+    with torch.no_grad():
+        model.embedding.weight.mul_(1e3)
+    model.eval()
+    batch = [[VOCAB - 1] * 30, [1], [2, 0, 3]]
+    logits = model(**collate_token_ids(batch))
+    assert torch.isfinite(logits).all()
+
+
+def test_load_embeddings():
+    model = _model()
+    matrix = torch.arange(VOCAB * EMB, dtype=torch.float32).reshape(VOCAB, EMB)
+    model.load_embeddings(matrix)
+    torch.testing.assert_close(model.embedding.weight.detach(), matrix)
+    with pytest.raises(ValueError, match="shape"):
+        model.load_embeddings(torch.zeros(VOCAB + 1, EMB))
+
+
+def test_config_round_trip():
+    model = _model(num_classes=3)
+    assert AttBiLSTMConfig(**model.config.to_dict()) == model.config
+
+
+def test_collate_token_ids_shapes():
+    batch = collate_token_ids(BATCH)
+    assert batch["token_ids"].shape == (3, 5)
+    assert batch["token_ids"].dtype == torch.long
+    assert batch["lengths"].tolist() == [5, 2, 3]
+    assert batch["token_ids"][1].tolist() == [7, 8, 0, 0, 0]
+    assert batch["token_ids"][0].tolist() == BATCH[0]
+
+
+def test_collate_empty_batch():
+    batch = collate_token_ids([])
+    assert batch["token_ids"].shape == (0, 0)
+    assert batch["lengths"].shape == (0,)
+
+
+def test_length_zero_sequence_in_a_batch_does_not_crash():
+    model = _model().eval()
+    batch = collate_token_ids([[], [2, 3]])
+    assert batch["lengths"].tolist() == [0, 2]
+    logits = model(**batch)
+    assert logits.shape == (2, 2) and torch.isfinite(logits).all()
+    _, weights = model.forward_features(**batch)
+    torch.testing.assert_close(weights.sum(dim=-1), torch.ones(2))
+
+
+def test_batch_of_only_empty_sequences_does_not_crash():
+    model = _model().eval()
+    logits = model(**collate_token_ids([[]]))
+    assert logits.shape == (1, 2) and torch.isfinite(logits).all()
