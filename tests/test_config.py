@@ -19,7 +19,7 @@ def test_defaults_load():
     assert config.data.labels == ["negative", "positive"]
     assert config.train.epochs == 15
     assert config.word2vec.vector_size == 128
-    assert config.to_dict()["model"]["hidden_size"] == 128
+    assert config.to_dict()["text_model"]["hidden_size"] == 128
 
 
 def test_toml_file_loads(tmp_path):
@@ -37,7 +37,7 @@ split_fractions = [1, 0, 0]
 [[data.extra_corpora]]
 path = "extra.csv"
 
-[model]
+[text_model]
 hidden_size = 32
 dropout = 0
 
@@ -53,9 +53,9 @@ learning_rate = 0.01
     # ints are accepted where floats are expected, and become floats
     assert config.data.split_fractions == [1.0, 0.0, 0.0]
     assert all(type(f) is float for f in config.data.split_fractions)
-    assert config.model.dropout == 0.0 and type(config.model.dropout) is float
+    assert config.text_model.dropout == 0.0 and type(config.text_model.dropout) is float
     assert config.data.extra_corpora == [CorpusConfig(path="extra.csv")]
-    assert config.model.hidden_size == 32
+    assert config.text_model.hidden_size == 32
     assert config.train.epochs == 2 and config.train.learning_rate == 0.01
     # untouched values keep their defaults
     assert config.word2vec == ExperimentConfig().word2vec
@@ -69,7 +69,7 @@ def test_unknown_top_level_key_is_named(tmp_path):
 
 
 def test_unknown_nested_key_is_named(tmp_path):
-    path = _write(tmp_path, "[model]\nhiden_size = 64\n")
+    path = _write(tmp_path, "[text_model]\nhiden_size = 64\n")
     with pytest.raises(ConfigError) as info:
         load_config(path)
     message = str(info.value)
@@ -89,11 +89,11 @@ def test_unknown_key_inside_list_of_tables(tmp_path):
     [
         ('[train]\nepochs = "ten"\n', "train.epochs"),
         ("[train]\nepochs = 2.5\n", "train.epochs"),
-        ("[model]\nfreeze_embeddings = 1\n", "model.freeze_embeddings"),
+        ("[text_model]\nfreeze_embeddings = 1\n", "text_model.freeze_embeddings"),
         ("seed = true\n", "seed"),
         ('[data]\nlabels = "positive"\n', "data.labels"),
         ("[data]\nlabels = [1, 2]\n", "data.labels"),
-        ('model = "big"\n', "model"),
+        ('text_model = "big"\n', "text_model"),
     ],
 )
 def test_wrong_type_rejected(tmp_path, text, where):
@@ -128,7 +128,7 @@ def test_override_is_type_checked_and_unknown_keys_rejected():
     with pytest.raises(ConfigError, match="train.epochs"):
         load_config(None, ["train.epochs=true"])
     with pytest.raises(ConfigError, match="hiden_size"):
-        load_config(None, ["model.hiden_size=3"])
+        load_config(None, ["text_model.hiden_size=3"])
 
 
 def test_override_without_equals_sign():

@@ -81,7 +81,7 @@ class Classifier:
             vocab_size=len(self.vocabulary_),
             embedding_dim=word_vectors.vector_size,
             num_classes=len(self.classes_),
-            **dataclasses.asdict(cfg.model),
+            **dataclasses.asdict(cfg.text_model),
         )
         torch.manual_seed(cfg.seed)
         self.model_ = AttBiLSTM(model_config)

@@ -83,6 +83,7 @@ class TextModelConfig:
     num_layers: int = 1
     attention_dim: int = 128
     dropout: float = 0.5
+    token_dropout: float = 0.0  # share of tokens replaced by <unk> during training
     freeze_embeddings: bool = False
 
 
@@ -109,7 +110,7 @@ class ExperimentConfig:
     data: DataConfig = field(default_factory=DataConfig)
     text: TextConfig = field(default_factory=TextConfig)
     word2vec: Word2VecConfig = field(default_factory=Word2VecConfig)
-    model: TextModelConfig = field(default_factory=TextModelConfig)
+    text_model: TextModelConfig = field(default_factory=TextModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def to_dict(self) -> dict[str, Any]:

@@ -7,6 +7,7 @@ report the standard definitions; ``paper_formula_metrics`` exists only so a repo
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -50,7 +51,7 @@ def classification_metrics(y_true: Sequence[str], proba: np.ndarray, classes: Se
     out: dict[str, Any] = {
         "n": len(y_true),
         "accuracy": float(accuracy_score(y_true, y_pred)),
-        "balanced_accuracy": float(balanced_accuracy_score(y_true, y_pred)),
+        "balanced_accuracy": _balanced_accuracy(y_true, y_pred),
         "positive_class": pos,
     }
     k = classes.index(pos)
@@ -68,6 +69,13 @@ def classification_metrics(y_true: Sequence[str], proba: np.ndarray, classes: Se
         for i, c in enumerate(classes)
     }
     return out
+
+
+def _balanced_accuracy(y_true: Sequence[str], y_pred: Sequence[str]) -> float:
+    """Mean recall over the classes present in ``y_true`` (sklearn warns, needlessly, on one class)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return float(balanced_accuracy_score(y_true, y_pred))
 
 
 def roc_auc(y_true: Sequence[str], proba: np.ndarray, classes: Sequence[str]) -> float | None:

@@ -9,6 +9,7 @@ epoch on dev.
 from __future__ import annotations
 
 import copy
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -69,7 +70,8 @@ def train_one_epoch(
     order = torch.randperm(len(examples), generator=generator).tolist()
     batches = [order[i : i + config.batch_size] for i in range(0, len(order), config.batch_size)]
     losses = []
-    bar = tqdm(batches, desc=description, disable=not progress, leave=False, mininterval=1.0)
+    live = progress and sys.stderr.isatty()  # per-batch bars only on a terminal; logs get epoch lines
+    bar = tqdm(batches, desc=description, disable=not live, leave=False, mininterval=1.0)
     for batch in bar:
         inputs = collate([examples[i] for i in batch])
         logits = model(**inputs)
@@ -118,7 +120,7 @@ def fit(
     best_score, best_state, stale = -np.inf, None, 0
     started = time.perf_counter()
     seen = 0
-    for epoch in tqdm(range(1, config.epochs + 1), desc="epochs", disable=not progress, leave=False):
+    for epoch in range(1, config.epochs + 1):
         tick = time.perf_counter()
         losses = train_one_epoch(model, examples, targets, collate, optimizer, config, generator, progress, f"epoch {epoch}")
         seen += len(examples)

