@@ -33,7 +33,7 @@ def run(name: str, out: Path) -> dict:
     rows = {}
     train_texts = [r.text or "" for r in run.splits.train.records]
     train_labels = [r.label for r in run.splits.train.records]
-    for baseline in make_baselines(run.classifier.tokenizer_, train_labels):
+    for baseline in make_baselines(run.classifier.text_.tokenizer, train_labels):
         tick = time.perf_counter()
         baseline.fit(train_texts, train_labels)
         proba = _align(baseline.predict_proba(texts), baseline.classes_, run.classifier.classes_)

@@ -71,7 +71,8 @@ def test_fit_sets_state_and_training_loss_goes_down(fitted):
     assert len(losses) == 10
     assert losses[-1] < 0.5 * losses[0]
     assert np.mean(classifier.history_.step_losses[-5:]) < np.mean(classifier.history_.step_losses[:5])
-    assert classifier.embeddings_found_ == len(classifier.vocabulary_) - 2  # all but <pad>, <unk>
+    vocabulary, vectors = classifier.text_.vocabulary, classifier.text_.vectors
+    assert sum(t in vectors.key_to_index for t in vocabulary.itos) == len(vocabulary) - 2  # all but <pad>, <unk>
 
 
 def test_predict_proba_rows_sum_to_one_and_columns_follow_classes(fitted):
@@ -130,8 +131,8 @@ def test_save_load_round_trip(fitted):
     classifier, directory = fitted
     loaded = Classifier.load(directory)
     assert loaded.classes_ == classifier.classes_
-    assert loaded.vocabulary_.itos == classifier.vocabulary_.itos
-    assert loaded.tokenizer_ == classifier.tokenizer_
+    assert loaded.text_.vocabulary.itos == classifier.text_.vocabulary.itos
+    assert loaded.text_.tokenizer == classifier.text_.tokenizer
     assert loaded.config == classifier.config
     np.testing.assert_array_equal(loaded.predict_proba(TEXTS), classifier.predict_proba(TEXTS))
     assert loaded.explain(TEXTS[0]).weights == classifier.explain(TEXTS[0]).weights
@@ -170,7 +171,7 @@ def test_manifest_not_json_raises_bundle_error(bundle_copy):
 
 def test_vocabulary_of_wrong_length_raises_bundle_error(bundle_copy, fitted):
     classifier, _ = fitted
-    Vocabulary([*classifier.vocabulary_.itos, "多余"]).save(bundle_copy / "vocab.json")
+    Vocabulary([*classifier.text_.vocabulary.itos, "多余"]).save(bundle_copy / "vocab.json")
     with pytest.raises(BundleError, match="vocabulary has"):
         Classifier.load(bundle_copy)
 

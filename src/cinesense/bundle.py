@@ -22,7 +22,7 @@ FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 WEIGHTS = "model.safetensors"
 VOCABULARY = "vocab.json"
-REQUIRED_KEYS = ("format", "format_version", "classes", "tokenizer", "model", "weights_sha256")
+REQUIRED_KEYS = ("format", "format_version", "classes", "model", "weights_sha256")
 
 
 class BundleError(ValueError):

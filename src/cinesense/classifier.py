@@ -1,17 +1,18 @@
 """The public object: ``Classifier`` with ``fit / predict / predict_proba / explain / save / load``.
 
     >>> from cinesense import Classifier
-    >>> clf = Classifier.load("runs/douban")
+    >>> clf = Classifier.load("runs/default/text_model")
     >>> clf.predict(["这部电影太好看了"])
+
+The config's ``modality`` picks the branch: "text" (Word2Vec + Att-BiLSTM) or "image" (ImageNet
+VGG16 + spatial attention, trained on cached conv features).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import platform
-import shutil
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,21 +23,25 @@ from gensim.models import KeyedVectors
 from cinesense import __version__, bundle
 from cinesense.config import ConfigError, ExperimentConfig, from_dict
 from cinesense.data.schema import Record
-from cinesense.text.model import AttBiLSTM, AttBiLSTMConfig, collate_token_ids
-from cinesense.text.tokenize import Tokenizer
-from cinesense.text.vocab import Vocabulary
-from cinesense.text.word2vec import embedding_matrix, train_word2vec
+from cinesense.image.branch import ImageBranch, ImageSource
+from cinesense.image.model import AttVGG16, AttVGG16Config
+from cinesense.text.branch import TextBranch
+from cinesense.text.model import AttBiLSTM, AttBiLSTMConfig
 from cinesense.train import History, fit, predict_logits
+
+MODALITIES = ("text", "image")
 
 
 @dataclass
 class Explanation:
-    """Why the model decided: the tokens it read and the attention weight of each."""
+    """Why the model decided: the tokens it read and the attention weight of each, and/or the
+    attention map over the image's spatial grid (rows x columns, summing to 1)."""
 
     label: str
     probabilities: dict[str, float]
-    tokens: list[str]
-    weights: list[float]
+    tokens: list[str] = field(default_factory=list)
+    weights: list[float] = field(default_factory=list)
+    image_attention: list[list[float]] | None = None
 
     def top_tokens(self, k: int = 5) -> list[tuple[str, float]]:
         order = np.argsort(self.weights)[::-1][:k]
@@ -44,10 +49,11 @@ class Explanation:
 
 
 class Classifier:
-    """Sentiment classifier of comments (text branch: Word2Vec + Att-BiLSTM).
+    """Sentiment classifier of comments.
 
-    ``__init__`` only stores the config; ``fit`` sets ``classes_``, ``tokenizer_``, ``vocabulary_``,
-    ``model_``, ``word_vectors_`` and ``history_``.
+    ``__init__`` only stores the config; ``fit`` (or ``load``) sets ``classes_``, ``modality_``,
+    ``model_``, ``history_`` and the branch state ``text_`` (tokenizer, vocabulary, Word2Vec
+    vectors) or ``image_`` (preprocessing).
     """
 
     def __init__(self, config: ExperimentConfig | None = None) -> None:
@@ -63,93 +69,140 @@ class Classifier:
         word_vectors: KeyedVectors | None = None,
         progress: bool = True,
     ) -> "Classifier":
-        """Train Word2Vec on train (+ ``extra_texts``) text, then the Att-BiLSTM, selecting on ``dev``."""
+        """Train on ``train``, selecting the best epoch on ``dev``.
+
+        Text: Word2Vec on train (+ ``extra_texts``) text, then the Att-BiLSTM. Image: conv features
+        of every image computed once (cached), then the attention head. Records whose image cannot
+        be read are left out and listed in ``skipped_`` (path, reason).
+        """
         cfg = self.config
+        if cfg.modality not in MODALITIES:
+            raise ConfigError(f"modality must be one of {', '.join(MODALITIES)}, got {cfg.modality!r}")
+        self.modality_ = cfg.modality
         self.classes_ = sorted(set(cfg.data.labels))
-        _check_labels(train, self.classes_, "train")
-        if dev is not None:
-            _check_labels(dev, self.classes_, "dev")
-        self.tokenizer_ = Tokenizer(**dataclasses.asdict(cfg.text))
-        train_tokens = self.tokenizer_.tokenize_all(_texts(train, "train"))
-        if word_vectors is None:
-            extra_tokens = self.tokenizer_.tokenize_all(extra_texts)
-            word_vectors = train_word2vec(train_tokens + extra_tokens, cfg.word2vec, seed=cfg.seed)
-        self.word_vectors_ = word_vectors
-        self.vocabulary_ = Vocabulary(word_vectors.index_to_key)
-        matrix, self.embeddings_found_ = embedding_matrix(self.vocabulary_, word_vectors, seed=cfg.seed)
-        model_config = AttBiLSTMConfig(
-            vocab_size=len(self.vocabulary_),
-            embedding_dim=word_vectors.vector_size,
-            num_classes=len(self.classes_),
-            **dataclasses.asdict(cfg.text_model),
-        )
-        torch.manual_seed(cfg.seed)
-        self.model_ = AttBiLSTM(model_config)
-        self.model_.load_embeddings(torch.from_numpy(matrix))
-        index = {c: i for i, c in enumerate(self.classes_)}
-        train_data = ([self.vocabulary_.encode(t) for t in train_tokens], [index[r.label] for r in train])
-        dev_data = None
-        if dev is not None:
-            dev_ids = [self.vocabulary_.encode(t) for t in self.tokenizer_.tokenize_all(_texts(dev, "dev"))]
-            dev_data = (dev_ids, [index[r.label] for r in dev])
+        for split, records in (("train", train), ("dev", dev or [])):
+            _check_labels(records, self.classes_, split)
+        self.skipped_: list[tuple[str, str]] = []
+        if self.modality_ == "text":
+            self.text_ = TextBranch.build(
+                _texts(train, "train"), cfg.text, cfg.word2vec, extra_texts=extra_texts, vectors=word_vectors, seed=cfg.seed
+            )
+            self.model_: torch.nn.Module = self.text_.new_model(cfg.text_model, len(self.classes_), cfg.seed)
+        else:
+            self.image_ = ImageBranch.from_config(cfg.image_model)
+            self.model_ = self.image_.new_model(cfg.image_model, len(self.classes_), cfg.seed)
+        train_data = self._encode_labelled(train, "train", progress)
+        dev_data = self._encode_labelled(dev, "dev", progress) if dev else None
         self.history_: History = fit(
-            self.model_, train_data, dev_data, collate_token_ids, self.classes_, cfg.train, cfg.seed, progress
+            self.model_, train_data, dev_data, self._collate, self.classes_, cfg.train, cfg.seed, progress
         )
         self.model_.eval()
         return self
 
+    @property
+    def _collate(self):
+        return TextBranch.collate if self.modality_ == "text" else ImageBranch.collate
+
+    def _encode_labelled(self, records: Sequence[Record], split: str, progress: bool) -> tuple[list, list[int]]:
+        index = {c: i for i, c in enumerate(self.classes_)}
+        examples, kept, failures = self._encode_records(records, split, progress)
+        self.skipped_.extend((f"{split}: {path}", reason) for path, reason in failures)
+        return examples, [index[records[i].label] for i in kept]
+
+    def _encode_records(
+        self, records: Sequence[Record], split: str, progress: bool = False
+    ) -> tuple[list, list[int], list[tuple[Path, str]]]:
+        """Model inputs of the records that can be encoded, their positions in ``records``, and
+        the images that could not be read (path, reason)."""
+        if self.modality_ == "text":
+            return self.text_.encode(_texts(records, split)), list(range(len(records))), []
+        missing = [r.id for r in records if r.image is None]
+        if missing:
+            raise ValueError(f"{split}: {len(missing)} record(s) have no image (e.g. {missing[0]!r}); the image model needs one")
+        outputs, failures = self.image_.cached_stem_outputs(self.model_, [r.image for r in records], progress)
+        kept = [i for i, o in enumerate(outputs) if o is not None]
+        return [outputs[i] for i in kept], kept, failures
+
     # ---------------------------------------------------------------- inference
-    def _encode(self, texts: Sequence[str]) -> list[list[int]]:
+    def predict_proba(
+        self, texts: Sequence[str] | None = None, images: Sequence[ImageSource] | None = None, batch_size: int = 64
+    ) -> np.ndarray:
+        """Class probabilities (n, C); columns follow ``classes_``; rows sum to 1.
+
+        A text model needs ``texts``; an image model needs ``images`` (paths, bytes or PIL images).
+        """
         self._check_fitted()
         if isinstance(texts, str):
             raise TypeError("pass a list of texts, not a single string")
-        return [self.vocabulary_.encode(self.tokenizer_(t)) for t in texts]
+        if self.modality_ == "text":
+            if texts is None:
+                raise ValueError("this is a text model: pass texts")
+            return self._proba(self.text_.encode(texts), batch_size)
+        if images is None:
+            raise ValueError("this is an image model: pass images")
+        outputs = [self.image_.stem_outputs(self.model_, images[i : i + batch_size]) for i in range(0, len(images), batch_size)]
+        return self._proba([o for chunk in outputs for o in chunk], batch_size)
 
-    def predict_proba(self, texts: Sequence[str], batch_size: int = 256) -> np.ndarray:
-        """Class probabilities (n, C); columns follow ``classes_``; rows sum to 1."""
-        ids = self._encode(texts)
-        order = np.argsort([len(x) for x in ids], kind="stable")  # batch similar lengths together
-        logits = predict_logits(self.model_, [ids[i] for i in order], collate_token_ids, batch_size)
-        proba = np.empty((len(ids), len(self.classes_)), dtype=np.float64)
-        if len(ids):
-            proba[order] = torch.softmax(logits.double(), dim=-1).numpy()
+    def predict_records(self, records: Sequence[Record]) -> tuple[np.ndarray, list[int]]:
+        """Probabilities for labelled-data records (images through the feature cache), and the
+        positions of the records they belong to (a record whose image cannot be read is left out)."""
+        self._check_fitted()
+        examples, kept, _ = self._encode_records(records, "data")
+        return self._proba(examples, 64), kept
+
+    def _proba(self, examples: list, batch_size: int) -> np.ndarray:
+        proba = np.empty((len(examples), len(self.classes_)), dtype=np.float64)
+        if not examples:
+            return proba
+        order = np.arange(len(examples))
+        if self.modality_ == "text":
+            order = np.argsort([len(x) for x in examples], kind="stable")  # batch similar lengths together
+        logits = predict_logits(self.model_, [examples[i] for i in order], self._collate, batch_size)
+        proba[order] = torch.softmax(logits.double(), dim=-1).numpy()
         return proba
 
-    def predict(self, texts: Sequence[str]) -> list[str]:
-        """Predicted label of each text."""
-        proba = self.predict_proba(texts)
+    def predict(self, texts: Sequence[str] | None = None, images: Sequence[ImageSource] | None = None) -> list[str]:
+        """Predicted label of each comment."""
+        proba = self.predict_proba(texts, images)
         return [self.classes_[i] for i in proba.argmax(axis=1)]
 
     @torch.inference_mode()
-    def explain(self, text: str) -> Explanation:
-        """Prediction with the attention weight of every token."""
+    def explain(self, text: str | None = None, image: ImageSource | None = None) -> Explanation:
+        """Prediction with the attention weight of every token, or the image's attention map."""
         self._check_fitted()
-        tokens = self.tokenizer_(text)
-        inputs = collate_token_ids([self.vocabulary_.encode(tokens)])
         self.model_.eval()
-        features, weights = self.model_.forward_features(**inputs)
+        if self.modality_ == "text":
+            if text is None:
+                raise ValueError("this is a text model: pass text")
+            tokens = self.text_.tokenizer(text)
+            features, weights = self.model_.forward_features(**TextBranch.collate([self.text_.vocabulary.encode(tokens)]))
+            shown = tokens if tokens else ["<empty>"]
+            extra: dict[str, Any] = {"tokens": shown, "weights": weights[0, : len(shown)].tolist()}
+        else:
+            if image is None:
+                raise ValueError("this is an image model: pass image")
+            features, attention = self.model_.forward_features(self.image_.stem_outputs(self.model_, [image]))
+            extra = {"image_attention": attention[0].tolist()}
         proba = torch.softmax(self.model_.forward_head(features).double(), dim=-1)[0].numpy()
-        shown = tokens if tokens else ["<empty>"]
         return Explanation(
             label=self.classes_[int(proba.argmax())],
             probabilities={c: float(p) for c, p in zip(self.classes_, proba)},
-            tokens=shown,
-            weights=weights[0, : len(shown)].tolist(),
+            **extra,
         )
 
     # --------------------------------------------------------------- persistence
     def save(self, directory: str | Path, *, metrics: dict[str, Any] | None = None, provenance: dict[str, Any] | None = None) -> Path:
-        """Write the model bundle (manifest, vocabulary, safetensors weights) to ``directory``."""
+        """Write the model bundle (manifest, branch files, safetensors weights) to ``directory``."""
         self._check_fitted()
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        self.vocabulary_.save(directory / bundle.VOCABULARY)
+        branch = self.text_.save(directory) if self.modality_ == "text" else self.image_.save()
         manifest = {
             "cinesense_version": __version__,
+            "modality": self.modality_,
             "classes": self.classes_,
-            "tokenizer": _bundle_tokenizer_files(self.tokenizer_, directory),
+            **branch,
             "model": self.model_.config.to_dict(),
-            "vocabulary": {"file": bundle.VOCABULARY, "size": len(self.vocabulary_)},
             "config": self.config.to_dict(),
             "metrics": metrics or {},
             "provenance": {"python": platform.python_version(), "torch": torch.__version__, **(provenance or {})},
@@ -162,36 +215,38 @@ class Classifier:
         directory = Path(directory)
         manifest = bundle.read_manifest(directory)
         source = str(directory / bundle.MANIFEST)
+        modality = manifest.get("modality", "text")
+        if modality not in MODALITIES:
+            raise bundle.BundleError(f"{source}: unknown modality {modality!r}")
+        needed = {"text": ("tokenizer", "vocabulary"), "image": ("preprocessing",)}[modality]
+        missing = [key for key in needed if key not in manifest]
+        if missing:
+            raise bundle.BundleError(f"{source}: manifest of a {modality} model lacks field(s) {', '.join(missing)}")
+        clf = cls(_manifest_config(manifest, source))
+        clf.modality_, clf.manifest_ = modality, manifest
         try:
-            model_config = AttBiLSTMConfig(**manifest["model"])
-            settings = dict(manifest["tokenizer"])
-            for key in TOKENIZER_FILES:
-                if settings.get(key):
-                    settings[key] = str(directory / settings[key])
-            tokenizer = Tokenizer(**settings)
-        except (TypeError, ValueError, OSError) as error:
-            raise bundle.BundleError(f"{source}: invalid model or tokenizer settings ({error})") from None
-        try:
-            vocabulary = Vocabulary.load(directory / bundle.VOCABULARY)
-        except (FileNotFoundError, ValueError) as error:
-            raise bundle.BundleError(str(error)) from None
-        if len(vocabulary) != model_config.vocab_size:
-            raise bundle.BundleError(f"{source}: vocabulary has {len(vocabulary)} tokens, the model expects {model_config.vocab_size}")
+            if modality == "text":
+                model_config = AttBiLSTMConfig(**manifest["model"])
+                clf.text_ = TextBranch.load(directory, manifest)
+                if len(clf.text_.vocabulary) != model_config.vocab_size:
+                    raise bundle.BundleError(
+                        f"{source}: vocabulary has {len(clf.text_.vocabulary)} tokens, the model expects {model_config.vocab_size}"
+                    )
+                model: torch.nn.Module = AttBiLSTM(model_config)
+            else:
+                model_config = AttVGG16Config(**manifest["model"])
+                clf.image_ = ImageBranch.load(manifest)
+                model = AttVGG16(model_config)
+        except (KeyError, TypeError, ValueError, OSError) as error:
+            if isinstance(error, bundle.BundleError):
+                raise
+            raise bundle.BundleError(f"{source}: invalid model or preprocessing settings ({error})") from None
         classes = manifest["classes"]
         if not isinstance(classes, list) or len(classes) != model_config.num_classes:
             raise bundle.BundleError(f"{source}: 'classes' must list {model_config.num_classes} labels")
-        model = AttBiLSTM(model_config)
         bundle.load_state_checked(model, bundle.read_weights(directory, manifest), str(directory / bundle.WEIGHTS))
         model.eval()
-        config = ExperimentConfig()
-        if isinstance(manifest.get("config"), dict):
-            try:
-                config = from_dict(ExperimentConfig, manifest["config"])
-            except ConfigError as error:
-                raise bundle.BundleError(f"{source}: invalid 'config' section ({error})") from None
-        clf = cls(config)
-        clf.classes_, clf.tokenizer_, clf.vocabulary_, clf.model_ = list(classes), tokenizer, vocabulary, model
-        clf.manifest_ = manifest
+        clf.classes_, clf.model_ = list(classes), model
         return clf
 
     def _check_fitted(self) -> None:
@@ -199,18 +254,13 @@ class Classifier:
             raise RuntimeError("this Classifier is not fitted: call fit() or Classifier.load()")
 
 
-TOKENIZER_FILES = {"stopwords": "stopwords.txt", "user_dict": "user_dict.txt"}
-
-
-def _bundle_tokenizer_files(tokenizer: Tokenizer, directory: Path) -> dict[str, Any]:
-    """Copy the tokenizer's stop-word list and user dictionary into the bundle; the manifest
-    names the copies relative to the bundle, so a saved model never depends on outside files."""
-    settings = tokenizer.to_dict()
-    for key, name in TOKENIZER_FILES.items():
-        if settings.get(key):
-            shutil.copyfile(settings[key], directory / name)
-            settings[key] = name
-    return settings
+def _manifest_config(manifest: dict[str, Any], source: str) -> ExperimentConfig:
+    if not isinstance(manifest.get("config"), dict):
+        return ExperimentConfig()
+    try:
+        return from_dict(ExperimentConfig, manifest["config"])
+    except ConfigError as error:
+        raise bundle.BundleError(f"{source}: invalid 'config' section ({error})") from None
 
 
 def _texts(records: Sequence[Record], split: str) -> list[str]:

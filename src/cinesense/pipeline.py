@@ -35,7 +35,7 @@ def reproduce(config: ExperimentConfig, out: str | Path, argv: list[str] | None 
     scores: dict[str, np.ndarray] = {}
     train_texts = [r.text or "" for r in run.splits.train.records]
     train_labels = [r.label for r in run.splits.train.records]
-    for baseline in make_baselines(classifier.tokenizer_, train_labels):
+    for baseline in make_baselines(classifier.text_.tokenizer, train_labels):
         tick = time.perf_counter()
         if progress:
             print(f"baseline: {baseline.name}", flush=True)
@@ -77,7 +77,7 @@ def reproduce(config: ExperimentConfig, out: str | Path, argv: list[str] | None 
            "See `docs/metrics.md`."),
         ("Training", f"Att-BiLSTM: best epoch {run.metrics['best_epoch']} of {len(classifier.history_.epochs)} run "
                      f"(early stopping on dev {config.train.select_metric}), {run.seconds:.0f} s including Word2Vec, "
-                     f"{classifier.history_.examples_per_second:.0f} training examples/s. Vocabulary {len(classifier.vocabulary_)} tokens.\n\n"
+                     f"{classifier.history_.examples_per_second:.0f} training examples/s. Vocabulary {len(classifier.text_.vocabulary)} tokens.\n\n"
                      "![training loss (Fig. 6)](figures/training_loss.png)"),
         ("ROC curves and confusion matrix", "![ROC](figures/roc.png) ![confusion](figures/confusion_att_bilstm.png)"),
         ("What the attention looked at (test examples)", examples),

@@ -64,6 +64,7 @@ def train_one_epoch(
     generator: torch.Generator,
     progress: bool = True,
     description: str = "train",
+    class_weights: torch.Tensor | None = None,
 ) -> list[float]:
     """One pass over shuffled ``examples``; returns the loss of each step."""
     model.train()
@@ -75,7 +76,7 @@ def train_one_epoch(
     for batch in bar:
         inputs = collate([examples[i] for i in batch])
         logits = model(**inputs)
-        loss = nn.functional.cross_entropy(logits, targets[batch])
+        loss = nn.functional.cross_entropy(logits, targets[batch], weight=class_weights)
         total = loss + config.l2 * l2_penalty(model) if config.l2 else loss
         optimizer.zero_grad(set_to_none=True)
         total.backward()
@@ -115,6 +116,7 @@ def fit(
         torch.set_num_threads(config.threads)
     examples, labels = train
     targets = torch.as_tensor(list(labels), dtype=torch.long)
+    class_weights = _class_weights(targets, len(classes)) if config.class_weights == "balanced" else None
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=config.learning_rate)
     history = History()
     best_score, best_state, stale = -np.inf, None, 0
@@ -122,7 +124,9 @@ def fit(
     seen = 0
     for epoch in range(1, config.epochs + 1):
         tick = time.perf_counter()
-        losses = train_one_epoch(model, examples, targets, collate, optimizer, config, generator, progress, f"epoch {epoch}")
+        losses = train_one_epoch(
+            model, examples, targets, collate, optimizer, config, generator, progress, f"epoch {epoch}", class_weights
+        )
         seen += len(examples)
         history.step_losses.extend(losses)
         dev_loss = dev_metrics = None
@@ -150,6 +154,12 @@ def fit(
     if best_state is not None:
         model.load_state_dict(best_state)
     return history
+
+
+def _class_weights(targets: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """Inverse class frequency, normalised so that the weights average 1 over the examples."""
+    counts = torch.bincount(targets, minlength=num_classes).double().clamp(min=1)
+    return (len(targets) / (num_classes * counts)).float()
 
 
 def _selection_score(metrics: dict[str, Any] | None, name: str, epoch: int) -> float:
