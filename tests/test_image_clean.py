@@ -101,9 +101,9 @@ def test_blocklist_and_corrupt_files(tmp_path: Path) -> None:
     assert result.kept == [fine, text_only]
     reasons = dict(result.dropped)
     assert reasons[blocked] == f"blocklist: sha256 {digest}"
-    assert reasons[corrupt].startswith("unreadable: UnidentifiedImageError")
-    assert reasons[truncated].startswith("unreadable: OSError")
-    assert reasons[missing].startswith("unreadable: FileNotFoundError")
+    assert reasons[corrupt].startswith("unreadable: ImageError") and "not a recognised image format" in reasons[corrupt]
+    assert reasons[truncated].startswith("unreadable: ImageError") and "truncated" in reasons[truncated]
+    assert reasons[missing].startswith("unreadable: ") and "missing.png" in reasons[missing]
     assert result.reason_counts() == {"blocklist": 1, "unreadable": 3}
 
 

@@ -44,6 +44,21 @@ def build_parser() -> argparse.ArgumentParser:
     reproduce = commands.add_parser("reproduce", help="the main job: data, Word2Vec, models, baselines, report")
     _add_config_arguments(reproduce)
 
+    clean = commands.add_parser("clean", help="drop advertising / irrelevant images from a JSONL file (paper §3.1)")
+    clean.add_argument("--data", type=Path, required=True, help="input, shared JSONL format")
+    clean.add_argument("--out", type=Path, required=True, help="output JSONL (records whose image was dropped are left out)")
+    clean.add_argument("--report", type=Path, help="what was dropped and why (.csv or .jsonl); default OUT.dropped.jsonl")
+    clean.add_argument("--max-aspect-ratio", type=float, default=3.0, help="drop banners longer than this ratio")
+    clean.add_argument("--max-comments-per-image", type=int, default=10,
+                       help="drop an image (perceptual hash) attached to more distinct comments than this; 0 = off")
+    clean.add_argument("--blocklist", type=Path, help="file of SHA-256 digests (one a line) of images to drop")
+
+    data = commands.add_parser("data", help="build data sets")
+    data_commands = data.add_subparsers(dest="data_command", required=True)
+    emoji = data_commands.add_parser("emoji", help="build the labelled emoji-image corpus")
+    emoji.add_argument("--out", type=Path, required=True, help="output folder")
+    emoji.add_argument("--seed", type=int, default=0)
+
     weights = commands.add_parser("weights", help="pretrained weights")
     weights_commands = weights.add_subparsers(dest="weights_command", required=True)
     fetch = weights_commands.add_parser("fetch", help="fetch ImageNet VGG16 conv weights into the cache")
@@ -130,7 +145,38 @@ def run_weights(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_clean(args: argparse.Namespace) -> int:
+    from cinesense.data.jsonl import load_jsonl, write_jsonl
+    from cinesense.image.clean import clean_images, write_clean_report
+
+    records = load_jsonl(args.data, require_label=False).records
+    blocklist = frozenset()
+    if args.blocklist:
+        blocklist = frozenset(line.strip().lower() for line in args.blocklist.read_text(encoding="utf-8").splitlines() if line.strip())
+    pairs = [(r.id, path) for r in records for path in r.images]
+    result = clean_images(
+        pairs, max_aspect_ratio=args.max_aspect_ratio, max_comments_per_image=args.max_comments_per_image or None,
+        blocklist_sha256=blocklist,
+    )
+    dropped_ids = {item[0] for item, _ in result.dropped}
+    write_jsonl([r for r in records if r.id not in dropped_ids], args.out)
+    report = write_clean_report(result, args.report or args.out.with_suffix(".dropped.jsonl"))
+    counts = ", ".join(f"{k} {v}" for k, v in result.reason_counts().items()) or "nothing"
+    print(f"kept {len(records) - len(dropped_ids)} of {len(records)} records; dropped: {counts}; details in {report}")
+    return 0
+
+
+def run_data(args: argparse.Namespace) -> int:
+    from cinesense.data.emoji import build_emoji_corpus
+
+    summary = build_emoji_corpus(args.out, seed=args.seed)
+    print(json.dumps({k: v for k, v in summary.items() if k != "skipped"}, ensure_ascii=False, indent=2))
+    return 0
+
+
 COMMANDS = {
+    "clean": run_clean,
+    "data": run_data,
     "train": run_train,
     "evaluate": run_evaluate,
     "predict": run_predict,

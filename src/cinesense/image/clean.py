@@ -29,6 +29,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from cinesense.image.loading import ImageError, load_image
+
 Item = Any
 """A path, a ``(comment_id, path)`` pair or a record mapping."""
 
@@ -56,20 +58,12 @@ class CleanResult:
 
 
 def load_image_rgb(path: str | Path) -> Image.Image:
-    """Load the first frame of an image as RGB, compositing any transparency on white.
+    """The image as RGB (first frame, transparency on white): ``cinesense.image.loading.load_image``.
 
     Raises:
-        OSError: And other Pillow errors, if the file cannot be read or decoded.
+        ImageError: if the file cannot be read or decoded.
     """
-    with Image.open(path) as img:
-        img.seek(0)
-        img.load()
-        has_alpha = img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in img.info
-        if not has_alpha:
-            return img.convert("RGB")
-        rgba = img.convert("RGBA")
-    white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-    return Image.alpha_composite(white, rgba).convert("RGB")
+    return load_image(Path(path))
 
 
 def dhash(image: Image.Image, bits: int = 8) -> int:
@@ -168,7 +162,7 @@ def clean_images(
                 reasons[pos] = f"blocklist: sha256 {digest}"
                 continue
             image = load_image_rgb(path)
-        except Exception as err:  # noqa: BLE001 - any decoding failure means "unreadable"
+        except (ImageError, OSError) as err:
             reasons[pos] = f"unreadable: {type(err).__name__}: {err}"
             continue
         ratio = max(image.size) / min(image.size)
