@@ -7,7 +7,6 @@ unpickled.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -16,6 +15,8 @@ from typing import Any
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
+
+from cinesense.hashing import sha256_file
 
 FORMAT = "cinesense-model"
 FORMAT_VERSION = 1
@@ -29,21 +30,13 @@ class BundleError(ValueError):
     """A model directory is missing, truncated or inconsistent; the message names the file."""
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def write_bundle(directory: str | Path, manifest: dict[str, Any], state: dict[str, torch.Tensor]) -> Path:
     """Write weights then the manifest (last, atomically: a bundle without one is incomplete)."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     weights = directory / WEIGHTS
     save_file({k: v.detach().contiguous().cpu() for k, v in state.items()}, str(weights))
-    full = {"format": FORMAT, "format_version": FORMAT_VERSION, **manifest, "weights_sha256": sha256_of(weights)}
+    full = {"format": FORMAT, "format_version": FORMAT_VERSION, **manifest, "weights_sha256": sha256_file(weights)}
     temporary = directory / (MANIFEST + ".tmp")
     temporary.write_text(json.dumps(full, ensure_ascii=False, indent=2), encoding="utf-8")
     os.replace(temporary, directory / MANIFEST)
@@ -78,7 +71,7 @@ def read_weights(directory: str | Path, manifest: dict[str, Any]) -> dict[str, t
     path = Path(directory) / WEIGHTS
     if not path.is_file():
         raise BundleError(f"{path}: weights file missing")
-    if sha256_of(path) != manifest["weights_sha256"]:
+    if sha256_file(path) != manifest["weights_sha256"]:
         raise BundleError(f"{path}: checksum mismatch: the weights file is truncated, corrupted or from another model")
     try:
         return load_file(str(path))

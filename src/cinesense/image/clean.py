@@ -19,7 +19,6 @@ or records in the shared JSONL format (``{"id", "image", ...}``, ``image`` resol
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from cinesense.hashing import sha256_file
 from cinesense.image.loading import ImageError, load_image
 
 Item = Any
@@ -96,14 +96,6 @@ def _unpack(item: Item, base_dir: Path | None) -> tuple[str, Path | None]:
     return str(item), Path(item)
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _clusters(hashes: list[int], max_distance: int) -> list[int]:
     """Return a cluster id per hash: single-linkage groups within ``max_distance`` bits."""
     unique = sorted(set(hashes))
@@ -158,7 +150,7 @@ def clean_images(
         if path is None:
             continue
         try:
-            if blocklist and (digest := _sha256(path)) in blocklist:
+            if blocklist and (digest := sha256_file(path)) in blocklist:
                 reasons[pos] = f"blocklist: sha256 {digest}"
                 continue
             image = load_image_rgb(path)

@@ -13,7 +13,6 @@ one :class:`Preprocessing` definition, saved as JSON with every model so inferen
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import os
 import subprocess
 import sys
@@ -28,6 +27,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from cinesense.hashing import sha256_file
 from cinesense.image.loading import resize_and_center_crop
 from cinesense.image.vgg import VGG16Features, conv_layer_names, conv_param_shapes
 
@@ -132,12 +132,6 @@ def default_cache_dir() -> Path:
 def default_weights_path() -> Path:
     """Where :func:`fetch_vgg16_weights` puts the weights by default."""
     return default_cache_dir() / WEIGHTS_FILENAME
-
-
-def sha256_file(path: Path) -> str:
-    """Hex SHA-256 of a file."""
-    with open(path, "rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def _onnx_names(layer: str) -> tuple[str, str]:
