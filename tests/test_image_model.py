@@ -67,6 +67,11 @@ def test_projection_changes_feature_dim() -> None:
         features, attention = model.forward_features(torch.rand(2, 512, 2, 2))
     assert features.shape == (2, 24) and attention.shape == (2, 2, 2)
     assert model(stem_output=torch.rand(2, 512, 2, 2)).shape == (2, 2)
+    plain = make_model(projection_dim=None, final_pool=False).eval()  # attend over the VGG vectors directly
+    assert isinstance(plain.projection, torch.nn.Identity)
+    with torch.no_grad():
+        features, attention = plain.forward_features(torch.rand(2, 512, 2, 2))
+    assert features.shape == (2, 512) and torch.allclose(attention.sum(dim=(1, 2)), torch.ones(2), atol=1e-6)
 
 
 def test_frozen_stem_has_no_grad() -> None:
