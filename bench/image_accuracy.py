@@ -69,7 +69,10 @@ def main() -> None:
     torch.set_num_threads(2)
     results = {name: run(name, args.out) for name in TASKS if args.only in (None, name)}
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "image_accuracy.json").write_text(json.dumps(results, indent=2))
+    target = args.out / "image_accuracy.json"
+    merged = json.loads(target.read_text()) if target.is_file() else {}
+    merged.update(results)
+    target.write_text(json.dumps(merged, indent=2))
 
 
 if __name__ == "__main__":

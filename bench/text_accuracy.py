@@ -56,7 +56,10 @@ def main() -> None:
     args = parser.parse_args()
     results = {name: run(name, args.out) for name in DATASETS if args.only in (None, name)}
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "text_accuracy.json").write_text(json.dumps(results, indent=2, ensure_ascii=False))
+    target = args.out / "text_accuracy.json"
+    merged = json.loads(target.read_text()) if target.is_file() else {}
+    merged.update(results)
+    target.write_text(json.dumps(merged, indent=2, ensure_ascii=False))
 
 
 if __name__ == "__main__":

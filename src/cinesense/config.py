@@ -104,7 +104,7 @@ class ImageModelConfig:
     dropout: float = 0.5
     trainable_blocks: int = 0  # 0 = frozen conv base (features cached), 1 = fine-tune block 5
     final_pool: bool = True  # attend over 7x7 (True) or 14x14 (False) positions at 224
-    projection_dim: int = 0  # 0 = attend over the 512 VGG channels; >0 = learned 1x1 projection first
+    projection_dim: int = 256  # learned 1x1 projection + ReLU before attention; 0 = attend over the 512 VGG channels
     feature_scale: float = 10.0
     weights: str = "imagenet"
     feature_cache: str = ""  # directory of cached conv features; "" = $CINESENSE_CACHE/features
