@@ -3,6 +3,7 @@ Att-BiLSTM, run every baseline on the same split, evaluate on test and write ``r
 
 from __future__ import annotations
 
+import shutil
 import time
 from pathlib import Path
 
@@ -59,8 +60,8 @@ def reproduce(config: ExperimentConfig, out: str | Path, argv: list[str] | None 
     scores[ours.name] = proba[:, classes.index(pos)]
 
     figures = out / "figures"
-    (figures).mkdir(parents=True, exist_ok=True)
-    (out / "text_model" / "loss.png").replace(figures / "training_loss.png") if (out / "text_model" / "loss.png").exists() else None
+    figures.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(out / "text_model" / "loss.png", figures / "training_loss.png")
     plot_roc_curves(y_true, scores, pos, figures / "roc.png")
     plot_confusion(metrics["confusion_matrix"], classes, "Att-BiLSTM (test)", figures / "confusion_att_bilstm.png")
     write_json(out / "results.json", {r.name: {"metrics": r.metrics, "seconds": r.seconds} for r in results})
