@@ -215,9 +215,12 @@ def test_preprocess_image_is_bgr_minus_mean() -> None:
     assert rgb.shape == (3, 227, 227) and torch.allclose(rgb[0], rgb[2])
 
 
-@pytest.mark.skipif(not weights.default_weights_path().is_file(), reason="real weights not fetched")
+REAL_WEIGHTS = weights.default_weights_path()  # read before conftest isolates $CINESENSE_CACHE
+
+
+@pytest.mark.skipif(not REAL_WEIGHTS.is_file(), reason="real weights not fetched (cinesense weights fetch)")
 def test_real_weights_if_fetched(model: VGG16Features) -> None:
-    weights.load_vgg16_weights(model, verify_sha256=True)
+    weights.load_vgg16_weights(model, REAL_WEIGHTS, verify_sha256=True)
     bias = model.block1_conv1.bias.detach()
     assert torch.allclose(bias[:4], torch.tensor([0.7342983, 0.0934037, 0.0677567, 0.8862966]), atol=1e-6)
     with torch.no_grad():
