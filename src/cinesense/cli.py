@@ -12,6 +12,7 @@ import numpy as np
 from cinesense.bundle import BundleError
 from cinesense.config import ConfigError, load_config
 from cinesense.data.schema import DataError
+from cinesense.image.weights import WeightsError
 
 
 def _add_config_arguments(parser: argparse.ArgumentParser) -> None:
@@ -70,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
-    except (ConfigError, DataError, BundleError, FileNotFoundError, ValueError, RuntimeError) as error:
+    except (ConfigError, DataError, BundleError, WeightsError, FileNotFoundError, ValueError) as error:
         print(f"cinesense {args.command}: error: {error}", file=sys.stderr)
         return 2
 

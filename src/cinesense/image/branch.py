@@ -3,7 +3,6 @@ feature cache when training), and how the branch is saved in a model bundle."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Union
@@ -12,7 +11,7 @@ import torch
 from PIL import Image
 
 from cinesense.config import ImageModelConfig
-from cinesense.image.features import FeatureCache
+from cinesense.image.features import FeatureCache, state_dict_sha256
 from cinesense.image.loading import load_image
 from cinesense.image.model import AttVGG16, AttVGG16Config, collate_stem_outputs
 from cinesense.image.weights import Preprocessing, load_vgg16_weights, preprocess_image
@@ -73,14 +72,8 @@ class ImageBranch:
 
     @staticmethod
     def _weights_id(model: AttVGG16) -> str:
-        """Identifies the stem's weights: SHA-256 over the frozen blocks' tensors."""
-        frozen = 5 - model.config.trainable_blocks
-        digest = hashlib.sha256()
-        for name, tensor in sorted(model.backbone.state_dict().items()):
-            if int(name.split("_")[0].removeprefix("block")) <= frozen:
-                digest.update(name.encode())
-                digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-        return digest.hexdigest()
+        """Identifies the frozen stem's weights (its registered conv layers only)."""
+        return state_dict_sha256(model.stem)
 
     def save(self) -> dict[str, Any]:
         return {"preprocessing": self.preprocessing.to_dict()}
