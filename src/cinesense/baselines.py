@@ -323,6 +323,14 @@ class TfidfLogisticRegression(_Baseline):
         return proba[:, order]
 
 
+def align_columns(proba: np.ndarray, have: Sequence[str], want: Sequence[str]) -> np.ndarray:
+    """Reorder probability columns from classes ``have`` to ``want`` (a class never seen gets 0)."""
+    out = np.zeros((proba.shape[0], len(want)))
+    for j, c in enumerate(have):
+        out[:, list(want).index(c)] = proba[:, j]
+    return out
+
+
 def make_baselines(tokenize: Tokenize, labels: Iterable[str]) -> list[_Baseline]:
     """Return (unfitted) every baseline applicable to a task.
 

@@ -4,8 +4,9 @@
     >>> clf = Classifier.load("runs/default/text_model")
     >>> clf.predict(["这部电影太好看了"])
 
-The config's ``modality`` picks the branch: "text" (Word2Vec + Att-BiLSTM) or "image" (ImageNet
-VGG16 + spatial attention, trained on cached conv features).
+The config's ``modality`` picks the model: "text" (Word2Vec + Att-BiLSTM), "image" (ImageNet
+VGG16 + spatial attention, trained on cached conv features) or "fused" (both branches and a fusion,
+see :mod:`cinesense.fusion`; a comment may have text, images, or both).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import platform
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Union
 
 import numpy as np
 import torch
@@ -22,14 +23,17 @@ from gensim.models import KeyedVectors
 
 from cinesense import __version__, bundle
 from cinesense.config import ConfigError, ExperimentConfig, from_dict
-from cinesense.data.schema import Record
+from cinesense.data.schema import Record, one_record_per_image
+from cinesense.fusion.model import FusedModel, FusionModelConfig, collate_comments
+from cinesense.fusion.training import fit_fused, new_fused_model
 from cinesense.image.branch import ImageBranch, ImageSource
 from cinesense.image.model import AttVGG16, AttVGG16Config
 from cinesense.text.branch import TextBranch
 from cinesense.text.model import AttBiLSTM, AttBiLSTMConfig
 from cinesense.train import History, fit, predict_logits
 
-MODALITIES = ("text", "image")
+MODALITIES = ("text", "image", "fused")
+ImageInput = Union[ImageSource, Sequence[ImageSource], None]  # one comment's image(s), or None
 
 
 @dataclass
@@ -53,7 +57,8 @@ class Classifier:
 
     ``__init__`` only stores the config; ``fit`` (or ``load``) sets ``classes_``, ``modality_``,
     ``model_``, ``history_`` and the branch state ``text_`` (tokenizer, vocabulary, Word2Vec
-    vectors) or ``image_`` (preprocessing).
+    vectors) and/or ``image_`` (preprocessing). A fused model's ``fit`` also keeps the single-branch
+    classifiers it was built from in ``branches_`` ({"text": ..., "image": ...}).
     """
 
     def __init__(self, config: ExperimentConfig | None = None) -> None:
@@ -67,13 +72,17 @@ class Classifier:
         *,
         extra_texts: Sequence[str] = (),
         word_vectors: KeyedVectors | None = None,
+        branches: dict[str, "Classifier"] | None = None,
         progress: bool = True,
     ) -> "Classifier":
         """Train on ``train``, selecting the best epoch on ``dev``.
 
         Text: Word2Vec on train (+ ``extra_texts``) text, then the Att-BiLSTM. Image: conv features
         of every image computed once (cached), then the attention head. Records whose image cannot
-        be read are left out and listed in ``skipped_`` (path, reason).
+        be read are left out and listed in ``skipped_`` (path, reason). Fused: the text branch is
+        trained on every record's text and the image branch on every image (with its comment's
+        label) unless trained ``branches`` are given, then the fusion (``config.fusion``); an
+        unreadable image is dropped from its comment and listed in ``skipped_``.
         """
         cfg = self.config
         if cfg.modality not in MODALITIES:
@@ -83,6 +92,8 @@ class Classifier:
         for split, records in (("train", train), ("dev", dev or [])):
             _check_labels(records, self.classes_, split)
         self.skipped_: list[tuple[str, str]] = []
+        if self.modality_ == "fused":
+            return self._fit_fused(train, dev, extra_texts, word_vectors, dict(branches or {}), progress)
         if self.modality_ == "text":
             self.text_ = TextBranch.build(
                 _texts(train, "train"), cfg.text, cfg.word2vec, extra_texts=extra_texts, vectors=word_vectors, seed=cfg.seed
@@ -94,14 +105,49 @@ class Classifier:
         train_data = self._encode_labelled(train, "train", progress)
         dev_data = self._encode_labelled(dev, "dev", progress) if dev else None
         self.history_: History = fit(
-            self.model_, train_data, dev_data, self._collate, self.classes_, cfg.train, cfg.seed, progress
+            self.model_, train_data, dev_data, self._collate, self.classes_, cfg.train, cfg.seed, progress,
+            lengths=[len(x) for x in train_data[0]] if self.modality_ == "text" else None,
         )
+        self.model_.eval()
+        return self
+
+    def _fit_fused(
+        self,
+        train: Sequence[Record],
+        dev: Sequence[Record] | None,
+        extra_texts: Sequence[str],
+        word_vectors: KeyedVectors | None,
+        branches: dict[str, "Classifier"],
+        progress: bool,
+    ) -> "Classifier":
+        cfg, dev = self.config, list(dev or [])
+        if "text" not in branches:
+            _say(progress, "fused model: training the text branch")
+            branches["text"] = Classifier(cfg.branch_config("text")).fit(
+                [r for r in train if r.text], [r for r in dev if r.text] or None,
+                extra_texts=extra_texts, word_vectors=word_vectors, progress=progress,
+            )
+        if "image" not in branches:
+            _say(progress, "fused model: training the image branch")
+            branches["image"] = Classifier(cfg.branch_config("image")).fit(
+                one_record_per_image(train), one_record_per_image(dev) or None, progress=progress
+            )
+        for name, branch in branches.items():
+            if branch.classes_ != self.classes_ or branch.modality_ != name:
+                raise ValueError(f"the {name} branch must be a {name} model over classes {self.classes_}")
+        self.branches_ = branches
+        self.text_, self.image_ = branches["text"].text_, branches["image"].image_
+        self.model_ = new_fused_model(cfg, len(self.classes_), branches["text"], branches["image"])
+        _say(progress, f"fused model: {cfg.fusion.method} fusion")
+        train_data = self._encode_labelled(train, "train", progress)
+        dev_data = self._encode_labelled(dev, "dev", progress) if dev else None
+        self.history_ = fit_fused(self.model_, cfg, self.classes_, train_data, dev_data, progress)
         self.model_.eval()
         return self
 
     @property
     def _collate(self):
-        return TextBranch.collate if self.modality_ == "text" else ImageBranch.collate
+        return {"text": TextBranch.collate, "image": ImageBranch.collate, "fused": collate_comments}[self.modality_]
 
     def _encode_labelled(self, records: Sequence[Record], split: str, progress: bool) -> tuple[list, list[int]]:
         index = {c: i for i, c in enumerate(self.classes_)}
@@ -116,6 +162,8 @@ class Classifier:
         the images that could not be read (path, reason)."""
         if self.modality_ == "text":
             return self.text_.encode(_texts(records, split)), list(range(len(records))), []
+        if self.modality_ == "fused":
+            return self._encode_comments(records, progress)
         missing = [r.id for r in records if r.image is None]
         if missing:
             raise ValueError(f"{split}: {len(missing)} record(s) have no image (e.g. {missing[0]!r}); the image model needs one")
@@ -123,17 +171,39 @@ class Classifier:
         kept = [i for i, o in enumerate(outputs) if o is not None]
         return [outputs[i] for i in kept], kept, failures
 
+    def _encode_comments(self, records: Sequence[Record], progress: bool) -> tuple[list, list[int], list[tuple[Path, str]]]:
+        """Fused-model inputs (token ids, stem outputs) through the feature cache; an unreadable
+        image is dropped from its comment, a comment left with neither text nor image is left out."""
+        paths = [p for r in records for p in r.images]
+        outputs, failures = self.image_.cached_stem_outputs(self.model_.image, paths, progress) if paths else ([], [])
+        stems = iter(outputs)
+        examples = []
+        for r in records:
+            images = [o for o in (next(stems) for _ in r.images) if o is not None]
+            examples.append((self._token_ids(r.text), images))
+        kept = [i for i, (ids, images) in enumerate(examples) if ids or images]
+        return [examples[i] for i in kept], kept, failures
+
+    def _token_ids(self, text: str | None) -> list[int]:
+        """Token ids of a comment's text; [] when it has none (an empty text still gives <unk>)."""
+        return self.text_.vocabulary.encode(self.text_.tokenizer(text)) if text else []
+
     # ---------------------------------------------------------------- inference
+    @torch.inference_mode()
     def predict_proba(
-        self, texts: Sequence[str] | None = None, images: Sequence[ImageSource] | None = None, batch_size: int = 64
+        self, texts: Sequence[str | None] | None = None, images: Sequence[ImageInput] | None = None, batch_size: int = 64
     ) -> np.ndarray:
         """Class probabilities (n, C); columns follow ``classes_``; rows sum to 1.
 
         A text model needs ``texts``; an image model needs ``images`` (paths, bytes or PIL images).
+        A fused model takes both, aligned (one entry per comment): a text may be None and an image
+        entry None, one image or a list of images; each comment needs text or an image.
         """
         self._check_fitted()
         if isinstance(texts, str):
             raise TypeError("pass a list of texts, not a single string")
+        if self.modality_ == "fused":
+            return self._proba(self._comments(texts, images, batch_size), batch_size)
         if self.modality_ == "text":
             if texts is None:
                 raise ValueError("this is a text model: pass texts")
@@ -142,6 +212,29 @@ class Classifier:
             raise ValueError("this is an image model: pass images")
         outputs = [self.image_.stem_outputs(self.model_, images[i : i + batch_size]) for i in range(0, len(images), batch_size)]
         return self._proba([o for chunk in outputs for o in chunk], batch_size)
+
+    def _comments(
+        self, texts: Sequence[str | None] | None, images: Sequence[ImageInput] | None, batch_size: int
+    ) -> list[tuple[list[int], list[torch.Tensor]]]:
+        """Fused-model inputs of aligned texts and images (no cache: images are read each time)."""
+        if texts is None and images is None:
+            raise ValueError("pass texts, images or both")
+        n = len(texts) if texts is not None else len(images)  # type: ignore[arg-type]
+        texts = list(texts) if texts is not None else [None] * n
+        images = list(images) if images is not None else [None] * n
+        if len(images) != n:
+            raise ValueError(f"texts and images must be aligned: {n} texts, {len(images)} image entries")
+        comments = []
+        for start in range(0, n, batch_size):
+            chunk = [_image_list(entry) for entry in images[start : start + batch_size]]
+            flat = [image for entry in chunk for image in entry]
+            stems = iter(self.image_.stem_outputs(self.model_.image, flat) if flat else [])
+            for offset, entry in enumerate(chunk):
+                ids = self._token_ids(texts[start + offset])
+                if not ids and not entry:
+                    raise ValueError(f"comment {start + offset}: needs a text or an image")
+                comments.append((ids, [next(stems) for _ in entry]))
+        return comments
 
     def predict_records(self, records: Sequence[Record]) -> tuple[np.ndarray, list[int]]:
         """Probabilities for labelled-data records (images through the feature cache), and the
@@ -155,22 +248,24 @@ class Classifier:
         if not examples:
             return proba
         order = np.arange(len(examples))
-        if self.modality_ == "text":
-            order = np.argsort([len(x) for x in examples], kind="stable")  # batch similar lengths together
+        if self.modality_ != "image":  # batch similar lengths together
+            order = np.argsort([len(x if self.modality_ == "text" else x[0]) for x in examples], kind="stable")
         logits = predict_logits(self.model_, [examples[i] for i in order], self._collate, batch_size)
         proba[order] = torch.softmax(logits.double(), dim=-1).numpy()
         return proba
 
-    def predict(self, texts: Sequence[str] | None = None, images: Sequence[ImageSource] | None = None) -> list[str]:
+    def predict(self, texts: Sequence[str | None] | None = None, images: Sequence[ImageInput] | None = None) -> list[str]:
         """Predicted label of each comment."""
         proba = self.predict_proba(texts, images)
         return [self.classes_[i] for i in proba.argmax(axis=1)]
 
     @torch.inference_mode()
     def explain(self, text: str | None = None, image: ImageSource | None = None) -> Explanation:
-        """Prediction with the attention weight of every token, or the image's attention map."""
+        """Prediction with the attention weight of every token and/or the image's attention map."""
         self._check_fitted()
         self.model_.eval()
+        if self.modality_ == "fused":
+            return self._explain_fused(text, image)
         if self.modality_ == "text":
             if text is None:
                 raise ValueError("this is a text model: pass text")
@@ -183,7 +278,21 @@ class Classifier:
                 raise ValueError("this is an image model: pass image")
             features, attention = self.model_.forward_features(self.image_.stem_outputs(self.model_, [image]))
             extra = {"image_attention": attention[0].tolist()}
-        proba = torch.softmax(self.model_.forward_head(features).double(), dim=-1)[0].numpy()
+        return self._explanation(self.model_.forward_head(features), extra)
+
+    def _explain_fused(self, text: str | None, image: ImageSource | None) -> Explanation:
+        (comment,) = self._comments([text], [image], 1)
+        encoded = self.model_.encode(**collate_comments([comment]))
+        extra: dict[str, Any] = {}
+        if text:
+            tokens = self.text_.tokenizer(text) or ["<empty>"]
+            extra.update(tokens=tokens, weights=encoded["token_weights"][0, : len(tokens)].tolist())
+        if image is not None:
+            extra["image_attention"] = encoded["image_attention"][0].tolist()
+        return self._explanation(self.model_.fuse(encoded), extra)
+
+    def _explanation(self, logits: torch.Tensor, extra: dict[str, Any]) -> Explanation:
+        proba = torch.softmax(logits.double(), dim=-1)[0].numpy()
         return Explanation(
             label=self.classes_[int(proba.argmax())],
             probabilities={c: float(p) for c, p in zip(self.classes_, proba)},
@@ -196,13 +305,28 @@ class Classifier:
         self._check_fitted()
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        branch = self.text_.save(directory) if self.modality_ == "text" else self.image_.save()
+        branch: dict[str, Any] = {}
+        if self.modality_ in ("text", "fused"):
+            branch.update(self.text_.save(directory))
+        if self.modality_ in ("image", "fused"):
+            branch.update(self.image_.save())
+        if self.modality_ == "fused":
+            model_section = {
+                "fusion": self.model_.config.to_dict(),
+                "text": self.model_.text.config.to_dict(),
+                "image": self.model_.image.config.to_dict(),
+            }
+            if self.model_.config.method == "late":
+                w_text, w_image = self.model_.late.modality_weights().tolist()
+                branch["fusion_weights"] = {"text": w_text, "image": w_image}
+        else:
+            model_section = self.model_.config.to_dict()
         manifest = {
             "cinesense_version": __version__,
             "modality": self.modality_,
             "classes": self.classes_,
             **branch,
-            "model": self.model_.config.to_dict(),
+            "model": model_section,
             "config": self.config.to_dict(),
             "metrics": metrics or {},
             "provenance": {"python": platform.python_version(), "torch": torch.__version__, **(provenance or {})},
@@ -218,25 +342,36 @@ class Classifier:
         modality = manifest.get("modality", "text")
         if modality not in MODALITIES:
             raise bundle.BundleError(f"{source}: unknown modality {modality!r}")
-        needed = {"text": ("tokenizer", "vocabulary"), "image": ("preprocessing",)}[modality]
+        needed = {
+            "text": ("tokenizer", "vocabulary"),
+            "image": ("preprocessing",),
+            "fused": ("tokenizer", "vocabulary", "preprocessing"),
+        }[modality]
         missing = [key for key in needed if key not in manifest]
         if missing:
             raise bundle.BundleError(f"{source}: manifest of a {modality} model lacks field(s) {', '.join(missing)}")
         clf = cls(_manifest_config(manifest, source))
         clf.modality_, clf.manifest_ = modality, manifest
         try:
-            if modality == "text":
-                model_config = AttBiLSTMConfig(**manifest["model"])
+            sections = manifest["model"] if modality == "fused" else {modality: manifest["model"]}
+            if modality in ("text", "fused"):
+                text_config = AttBiLSTMConfig(**sections["text"])
                 clf.text_ = TextBranch.load(directory, manifest)
-                if len(clf.text_.vocabulary) != model_config.vocab_size:
+                if len(clf.text_.vocabulary) != text_config.vocab_size:
                     raise bundle.BundleError(
-                        f"{source}: vocabulary has {len(clf.text_.vocabulary)} tokens, the model expects {model_config.vocab_size}"
+                        f"{source}: vocabulary has {len(clf.text_.vocabulary)} tokens, the model expects {text_config.vocab_size}"
                     )
-                model: torch.nn.Module = AttBiLSTM(model_config)
-            else:
-                model_config = AttVGG16Config(**manifest["model"])
+            if modality in ("image", "fused"):
+                image_config = AttVGG16Config(**sections["image"])
                 clf.image_ = ImageBranch.load(manifest)
-                model = AttVGG16(model_config)
+            if modality == "text":
+                model_config: Any = text_config
+                model: torch.nn.Module = AttBiLSTM(text_config)
+            elif modality == "image":
+                model_config, model = image_config, AttVGG16(image_config)
+            else:
+                model_config = FusionModelConfig(**sections["fusion"])
+                model = FusedModel(AttBiLSTM(text_config), AttVGG16(image_config), model_config)
         except (KeyError, TypeError, ValueError, OSError) as error:
             if isinstance(error, bundle.BundleError):
                 raise
@@ -261,6 +396,20 @@ def _manifest_config(manifest: dict[str, Any], source: str) -> ExperimentConfig:
         return from_dict(ExperimentConfig, manifest["config"])
     except ConfigError as error:
         raise bundle.BundleError(f"{source}: invalid 'config' section ({error})") from None
+
+
+def _image_list(entry: ImageInput) -> list[ImageSource]:
+    """One comment's image entry (None, one image, or several) as a list."""
+    if entry is None:
+        return []
+    if isinstance(entry, (list, tuple)):
+        return [image for image in entry if image is not None]
+    return [entry]
+
+
+def _say(progress: bool, message: str) -> None:
+    if progress:
+        print(message, flush=True)
 
 
 def _texts(records: Sequence[Record], split: str) -> list[str]:

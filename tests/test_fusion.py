@@ -1,0 +1,249 @@
+"""Fusion: the model's edge cases (W_t = 1, W_i = 1, a missing image, several images) and the
+fused Classifier end to end on a tiny text + image set."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from cinesense.bundle import BundleError
+from cinesense.classifier import Classifier
+from cinesense.config import load_config
+from cinesense.data.jsonl import load_jsonl
+from cinesense.fusion.model import FusedModel, FusionModelConfig, LateFusion, collate_comments
+from cinesense.image.model import AttVGG16, AttVGG16Config
+from cinesense.text.model import AttBiLSTM, AttBiLSTMConfig
+
+
+def _model(method: str) -> FusedModel:
+    torch.manual_seed(0)
+    text = AttBiLSTM(AttBiLSTMConfig(vocab_size=20, embedding_dim=8, hidden_size=4, attention_dim=4, num_classes=2, dropout=0.0))
+    image = AttVGG16(AttVGG16Config(num_classes=2, attention_dim=4, dropout=0.0, projection_dim=6, feature_scale=1.0))
+    return FusedModel(text, image, FusionModelConfig(method=method, num_classes=2, hidden_dim=5, dropout=0.0)).eval()
+
+
+def _stem(seed: int) -> torch.Tensor:
+    return torch.rand(512, 2, 2, generator=torch.Generator().manual_seed(seed))
+
+
+P_TEXT = torch.tensor([[0.9, 0.1], [0.2, 0.8]])
+P_IMAGE = torch.tensor([[0.3, 0.7], [0.6, 0.4]])
+BOTH = torch.tensor([True, True])
+
+
+def _late(w_text: float, w_image: float) -> LateFusion:
+    late = LateFusion(2)
+    with torch.no_grad():  # softplus^-1(w) = log(exp(w) - 1)
+        late.raw_weights.copy_(torch.log(torch.expm1(torch.tensor([w_text, w_image]))))
+        late.classifier.weight.copy_(torch.eye(2))
+    return late
+
+
+def _fused_probability(late: LateFusion, has_text=BOTH, has_image=BOTH) -> torch.Tensor:
+    return late(P_TEXT, P_IMAGE, has_text, has_image)  # logits = identity(P_c) + 0
+
+
+def test_late_fusion_with_only_text_weight_is_text_probability():
+    late = _late(1.0, 1e-6)
+    assert torch.allclose(_fused_probability(late), P_TEXT, atol=1e-5)
+
+
+def test_late_fusion_with_only_image_weight_is_image_probability():
+    late = _late(1e-6, 1.0)
+    assert torch.allclose(_fused_probability(late), P_IMAGE, atol=1e-5)
+
+
+def test_late_fusion_is_the_weighted_mean_and_renormalises_a_missing_modality():
+    late = _late(1.0, 3.0)
+    assert torch.allclose(_fused_probability(late), (P_TEXT + 3 * P_IMAGE) / 4)
+    no_image = _fused_probability(late, has_image=torch.tensor([False, True]))
+    assert torch.allclose(no_image[0], P_TEXT[0]) and torch.allclose(no_image[1], (P_TEXT[1] + 3 * P_IMAGE[1]) / 4)
+    no_text = _fused_probability(late, has_text=torch.tensor([True, False]))
+    assert torch.allclose(no_text[1], P_IMAGE[1])
+
+
+@pytest.mark.parametrize("method", ["late", "feature", "gated"])
+def test_a_comment_without_image_is_classified_from_its_text_alone(method):
+    model = _model(method)
+    alone = model(**collate_comments([([3, 4, 5], [])]))
+    with_others = model(**collate_comments([([3, 4, 5], []), ([6, 7], [_stem(1), _stem(2)])]))
+    assert torch.allclose(alone[0], with_others[0], atol=1e-6)
+    if method == "late":  # the text branch's own decision, through W_s, b_s
+        text_only = torch.softmax(model.text(torch.tensor([[3, 4, 5]]), torch.tensor([3])), dim=-1)
+        assert torch.allclose(alone, model.late.classifier(text_only), atol=1e-6)
+
+
+@pytest.mark.parametrize("method", ["late", "feature", "gated"])
+def test_several_images_are_pooled_order_free(method):
+    model = _model(method)
+    one_way = model(**collate_comments([([3], [_stem(1), _stem(2), _stem(3)])]))
+    other_way = model(**collate_comments([([3], [_stem(3), _stem(1), _stem(2)])]))
+    single = model(**collate_comments([([3], [_stem(1)])]))
+    assert torch.allclose(one_way, other_way, atol=1e-6)
+    assert not torch.allclose(one_way, single, atol=1e-6)
+
+
+@pytest.mark.parametrize("method", ["late", "feature", "gated"])
+def test_image_only_comment_and_empty_comment(method):
+    model = _model(method)
+    assert model(**collate_comments([([], [_stem(1)])])).shape == (1, 2)
+    with pytest.raises(ValueError, match="text or at least one image"):
+        model(**collate_comments([([], [])]))
+
+
+# ------------------------------------------------------------------ the fused Classifier end to end
+POSITIVE_WORDS, NEGATIVE_WORDS = ["好看", "精彩", "喜欢"], ["难看", "无聊", "讨厌"]
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    """Comments whose label follows the default corpus rule: negative if the text or the (red =
+    negative) sticker is negative."""
+    root = tmp_path_factory.mktemp("fused")
+    (root / "img").mkdir()
+    for name, colour in (("red", (230, 30, 30)), ("blue", (30, 30, 230))):
+        Image.new("RGB", (32, 32), colour).save(root / "img" / f"{name}.png")
+    (root / "img" / "corrupt.png").write_bytes(b"not an image")
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 80), ("dev", 24), ("test", 24)):
+        lines = []
+        for i in range(n):
+            text_positive = bool(rng.integers(2))
+            words = list(rng.choice(POSITIVE_WORDS if text_positive else NEGATIVE_WORDS, 3))
+            sticker = ["none", "red", "blue"][i % 3]
+            label = "positive" if text_positive and sticker != "red" else "negative"
+            kind = "none" if sticker == "none" else "congruent" if (sticker == "blue") == text_positive else "irony" if text_positive else "mockery"
+            line = {"id": f"{split}{i}", "text": " ".join(words) + " 电影", "label": label, "pair": kind}
+            if sticker != "none":
+                line["images"] = [f"img/{sticker}.png"] * (1 + i % 2)
+            lines.append(json.dumps(line, ensure_ascii=False))
+        if split == "train":
+            lines.append(json.dumps({"id": "bad", "text": "好看 电影", "image": "img/corrupt.png", "label": "positive"}, ensure_ascii=False))
+        (root / f"{split}.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return root
+
+
+def _config(root, method: str):
+    path = root / f"{method}.toml"
+    path.write_text(
+        f"""modality = "fused"
+[data]
+train = "{root / 'train.jsonl'}"
+dev = "{root / 'dev.jsonl'}"
+test = "{root / 'test.jsonl'}"
+[word2vec]
+vector_size = 8
+min_count = 1
+epochs = 2
+[text_model]
+hidden_size = 8
+attention_dim = 8
+dropout = 0.0
+[image_model]
+input_size = 32
+attention_dim = 8
+dropout = 0.0
+weights = "random"
+feature_cache = "{root / 'cache'}"
+feature_scale = 1.0
+[fusion]
+method = "{method}"
+text_init = "word2vec"
+dropout = 0.0
+late_epochs = 40
+late_learning_rate = 0.05
+[train]
+epochs = 20
+learning_rate = 0.02
+batch_size = 8
+patience = 20
+threads = 1
+[image_train]
+epochs = 20
+learning_rate = 0.02
+batch_size = 8
+patience = 20
+threads = 1
+""",
+        encoding="utf-8",
+    )
+    return load_config(path)
+
+
+@pytest.fixture(scope="module")
+def fitted(data):
+    records = {split: load_jsonl(data / f"{split}.jsonl").records for split in ("train", "dev")}
+    late = Classifier(_config(data, "late")).fit(records["train"], records["dev"], progress=False)
+    return data, records, late
+
+
+def test_fused_classifier_learns_the_rule_and_keeps_the_unreadable_comment(fitted):
+    root, records, late = fitted
+    assert any("corrupt.png" in path for path, _ in late.skipped_)
+    red, blue = root / "img" / "red.png", root / "img" / "blue.png"
+    texts = ["好看 精彩 电影", "好看 精彩 电影", "好看 精彩 电影", "难看 无聊 电影", None]
+    images = [None, blue, [red, red], blue, red]
+    assert late.predict(texts, images) == ["positive", "positive", "negative", "negative", "negative"]
+    proba = late.predict_proba(texts, images)
+    assert proba.shape == (5, 2) and np.allclose(proba.sum(axis=1), 1)
+    w_text, w_image = late.model_.late.modality_weights().tolist()
+    assert w_text > 0 and w_image > 0
+
+
+def test_fused_explain_gives_words_and_image_map(fitted):
+    root, _, late = fitted
+    explanation = late.explain("好看 精彩 电影", root / "img" / "red.png")
+    assert explanation.tokens == ["好看", "精彩", "电影"]
+    assert abs(sum(explanation.weights) - 1) < 1e-5
+    assert np.isclose(np.sum(explanation.image_attention), 1, atol=1e-5)
+    assert late.explain("好看 精彩 电影").image_attention is None
+
+
+def test_fused_bundle_round_trip_and_refusal(fitted, tmp_path):
+    root, records, late = fitted
+    late.save(tmp_path / "model")
+    manifest = json.loads((tmp_path / "model" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["modality"] == "fused" and set(manifest["fusion_weights"]) == {"text", "image"}
+    loaded = Classifier.load(tmp_path / "model")
+    texts = [r.text for r in records["dev"]]
+    images = [list(r.images) or None for r in records["dev"]]
+    assert np.allclose(loaded.predict_proba(texts, images), late.predict_proba(texts, images), atol=1e-6)
+    manifest["model"]["fusion"]["method"] = "gated"
+    (tmp_path / "model" / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(BundleError):
+        Classifier.load(tmp_path / "model")
+
+
+@pytest.mark.parametrize("method", ["feature", "gated"])
+def test_end_to_end_fusions_train_and_reuse_given_branches(fitted, method):
+    root, records, late = fitted
+    clf = Classifier(_config(root, method)).fit(records["train"], records["dev"], branches=dict(late.branches_), progress=False)
+    red = root / "img" / "red.png"
+    assert clf.predict(["好看 精彩 电影", "好看 精彩 电影"], [None, red]) == ["positive", "negative"]
+    assert clf.branches_["text"] is late.branches_["text"]
+
+
+def test_reproduce_runs_the_multimodal_job_end_to_end(data, tmp_path):
+    from cinesense.cli import main
+
+    config = _config(data, "late")  # writes late.toml
+    out = tmp_path / "run"
+    assert main(["reproduce", "--config", str(data / "late.toml"), "--out", str(out), "--quiet",
+                 "--set", "train.epochs=3", "--set", "image_train.epochs=3", "--set", "fusion.epochs=2"]) == 0
+    assert config.fusion.compare == ["late", "feature", "gated"]
+    report = (out / "report.md").read_text(encoding="utf-8")
+    for row in ("BiLSTM (text only)", "VGG16 (image only)", "late fusion, paper", "feature fusion", "gated fusion",
+                "McNemar", "irony (n=", "95% CI", "figures/roc.png"):
+        assert row in report, row
+    results = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    assert results["BiLSTM-VGG16 (late fusion, paper)"]["metrics"]["n"] == 24
+    for name in ("training_loss.png", "roc.png"):
+        assert (out / "figures" / name).stat().st_size > 0
+    assert (out / "data" / "test.jsonl").is_file()
+    evaluated = tmp_path / "eval.json"
+    assert main(["evaluate", "--model", str(out / "fused_gated"), "--data", str(out / "data" / "test.jsonl"), "--json", str(evaluated)]) == 0
+    assert json.loads(evaluated.read_text(encoding="utf-8"))["n"] == 24
