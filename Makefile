@@ -4,7 +4,7 @@ BIN    := $(VENV)/bin
 CONFIG ?= configs/default.toml
 OUT    ?= runs/default
 
-.PHONY: install run test bench clean
+.PHONY: install run test bench bench-serving clean
 
 $(BIN)/cinesense: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,14 +15,22 @@ $(BIN)/cinesense: pyproject.toml
 install: $(BIN)/cinesense
 
 run: install
+	@if [ ! -f /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-color-emoji) >/dev/null 2>&1 || \
+	  echo "note: fonts-noto-color-emoji not installed; the emoji corpus will have the OpenMoji style only"; fi
+	$(BIN)/cinesense weights fetch
 	$(BIN)/cinesense reproduce --config $(CONFIG) --out $(OUT)
 
 test: install
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -m "not slow or browser"
 
 bench: install
 	$(BIN)/python bench/text_accuracy.py
 	$(BIN)/python bench/text_throughput.py
+
+bench-serving: install
+	$(BIN)/python bench/serve_load.py --model $(OUT)/text_model
+	$(BIN)/python bench/predict_file.py --model $(OUT)/text_model
 
 clean:
 	rm -rf $(VENV) runs build src/*.egg-info

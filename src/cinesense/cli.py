@@ -1,4 +1,4 @@
-"""The ``cinesense`` command line: train, evaluate, predict, reproduce, weights."""
+"""The ``cinesense`` command line: train, evaluate, predict, explain, predict-file, serve, reproduce, weights."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
-
 from cinesense.bundle import BundleError
+from cinesense.cli_serving import COMMANDS as SERVING_COMMANDS
+from cinesense.cli_serving import add_commands as add_serving_commands
 from cinesense.config import ConfigError, load_config
+from cinesense.crawl.cli import add_crawl_parser, add_import_parser, run_crawl, run_import
 from cinesense.data.schema import DataError
 from cinesense.image.weights import WeightsError
 
@@ -36,11 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--json", type=Path, help="write the metrics as JSON here")
     evaluate.add_argument("--skip-invalid", action="store_true", help="skip (and count) invalid lines")
 
-    predict = commands.add_parser("predict", help="classify comments given on the command line")
-    predict.add_argument("--model", type=Path, required=True, help="model directory")
-    predict.add_argument("texts", nargs="*", help="comment text(s) (for a text model)")
-    predict.add_argument("--image", type=Path, action="append", default=[], help="image file (for an image model; repeatable)")
-    predict.add_argument("--top", type=int, default=5, help="how many attended words to show")
+    add_serving_commands(commands)  # predict, explain, predict-file, serve
 
     reproduce = commands.add_parser("reproduce", help="the main job: data, Word2Vec, models, baselines, report")
     _add_config_arguments(reproduce)
@@ -59,6 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     emoji = data_commands.add_parser("emoji", help="build the labelled emoji-image corpus")
     emoji.add_argument("--out", type=Path, required=True, help="output folder")
     emoji.add_argument("--seed", type=int, default=0)
+    add_import_parser(data_commands)  # data import: a crawl folder -> training-ready JSONL
+    add_crawl_parser(commands)  # crawl tencent, crawl endpoints
 
     weights = commands.add_parser("weights", help="pretrained weights")
     weights_commands = weights.add_subparsers(dest="weights_command", required=True)
@@ -105,30 +104,6 @@ def run_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_predict(args: argparse.Namespace) -> int:
-    from cinesense.classifier import Classifier
-
-    classifier = Classifier.load(args.model)
-    if classifier.modality_ == "image":
-        if not args.image:
-            raise ValueError(f"{args.model} is an image model: pass --image FILE")
-        for path in args.image:
-            explanation = classifier.explain(image=path)
-            grid = np.asarray(explanation.image_attention)
-            row, column = np.unravel_index(grid.argmax(), grid.shape)
-            probability = explanation.probabilities[explanation.label]
-            print(f"{explanation.label}\t{probability:.3f}\t{path}\n  attention: peak {grid.max():.2f} at row {row}, column {column} of {grid.shape[0]}x{grid.shape[1]}")
-        return 0
-    if not args.texts:
-        raise ValueError(f"{args.model} is a text model: pass the text(s) to classify")
-    for text in args.texts:
-        explanation = classifier.explain(text)
-        words = ", ".join(f"{token} {weight:.2f}" for token, weight in explanation.top_tokens(args.top))
-        probability = explanation.probabilities[explanation.label]
-        print(f"{explanation.label}\t{probability:.3f}\t{text}\n  attention: {words}")
-    return 0
-
-
 def run_reproduce(args: argparse.Namespace) -> int:
     from cinesense.pipeline import reproduce
 
@@ -168,6 +143,8 @@ def run_clean(args: argparse.Namespace) -> int:
 
 
 def run_data(args: argparse.Namespace) -> int:
+    if args.data_command == "import":
+        return run_import(args)
     from cinesense.data.emoji import build_emoji_corpus
 
     summary = build_emoji_corpus(args.out, seed=args.seed)
@@ -178,11 +155,12 @@ def run_data(args: argparse.Namespace) -> int:
 COMMANDS = {
     "clean": run_clean,
     "data": run_data,
+    "crawl": run_crawl,
     "train": run_train,
     "evaluate": run_evaluate,
-    "predict": run_predict,
     "reproduce": run_reproduce,
     "weights": run_weights,
+    **SERVING_COMMANDS,
 }
 
 if __name__ == "__main__":

@@ -235,8 +235,8 @@ def _training_section(systems: TrainedSystems) -> str:
     lines = ["| system | epochs run | epoch kept | seconds |", "|---|---|---|---|"]
     for name, clf in rows:
         seconds = systems.seconds.get(name)
-        lines.append(f"| {name} | {len(clf.history_.epochs)} | {clf.history_.best_epoch} | {seconds:.0f} |" if seconds
-                     else f"| {name} | {len(clf.history_.epochs)} | {clf.history_.best_epoch} | n/a |")
+        shown = "n/a" if seconds is None else f"{seconds:.0f}"
+        lines.append(f"| {name} | {len(clf.history_.epochs)} | {clf.history_.best_epoch} | {shown} |")
     late = systems.fused.get("late")
     note = ""
     if late is not None:
@@ -278,7 +278,8 @@ def _attention_examples(systems: TrainedSystems, method: str, test: Sequence[Rec
             save_heatmap(image, e.image_attention, figures / f"attention_{i}.png", size=160)
             picture = f"![attention](figures/attention_{i}.png)"
         text = (record.text or "").replace("|", "/")[:50]
-        rows.append(f"| {text} | {record.meta.get('pair', '')} | {record.label} | {e.label} ({e.probabilities[e.label]:.2f}) | {words} | {picture} |")
+        pair = f"{record.meta.get('pair', '')} {record.meta.get('emoji', '')}".strip()
+        rows.append(f"| {text} | {pair} | {record.label} | {e.label} ({e.probabilities[e.label]:.2f}) | {words} | {picture} |")
     return "\n".join(rows)
 
 

@@ -1,0 +1,247 @@
+"""The HTTP service: ``create_app(classifier, limits)`` builds the FastAPI application.
+
+    POST /v1/predict        one comment (JSON with a base64 image, or multipart with a file) -> verdict + attention
+    POST /v1/predict/batch  several comments (JSON) -> verdicts
+    GET  /v1/model          classes, version, metrics, limits
+    GET  /healthz           liveness (answers while the model works)
+    GET  /                  the web page;  /docs, /openapi.json  the API's documentation
+"""
+
+from __future__ import annotations
+
+import math
+from contextlib import asynccontextmanager
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from pydantic import ValidationError
+from starlette.datastructures import UploadFile
+
+from cinesense import __version__
+from cinesense.explain.highlight import align_tokens
+from cinesense.image.loading import ImageError, load_image
+from cinesense.model_inputs import InputError, check_inputs, explain_inputs, proba_inputs
+from cinesense.serve.limits import ApiError, BodySizeLimit, Limits, check_batch_size, check_image, check_text, decode_base64_image
+from cinesense.serve.runner import InferenceRunner
+from cinesense.serve.schemas import BatchRequest, BatchResponse, ErrorBody, Explained, Health, ModelInfo, PredictRequest
+
+STATIC = Path(__file__).parent / "static"
+ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": text}
+    for status, text in (
+        (400, "malformed request"),
+        (413, "over a limit (the body says which)"),
+        (415, "unsupported content type"),
+        (422, "invalid field (the body names it)"),
+        (503, "too many requests waiting"),
+    )
+}
+MULTIPART_SCHEMA = {
+    "type": "object",
+    "properties": {"text": {"type": "string"}, "image": {"type": "string", "format": "binary"}},
+}
+
+
+def create_app(classifier: Any, limits: Limits | None = None) -> FastAPI:
+    """The service for a loaded ``Classifier`` (any modality) under ``limits`` (default ``Limits()``)."""
+    limits = limits or Limits()
+    runner = InferenceRunner(limits.max_pending)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI):
+        yield
+        runner.close()
+
+    app = FastAPI(title="cinesense", version=__version__, lifespan=lifespan,
+                  description="Sentiment of Chinese movie-review comments (text and sticker images), with the attention behind each verdict.")
+    app.add_middleware(BodySizeLimit, limits=limits)
+    app.state.classifier, app.state.limits, app.state.runner = classifier, limits, runner
+    _add_error_handlers(app)
+    info = _model_info(classifier, limits)
+
+    @app.get("/healthz", response_model=Health, tags=["service"])
+    async def healthz() -> Health:
+        return Health(status="ok", pending=runner.pending)
+
+    @app.get("/v1/model", response_model=ModelInfo, tags=["model"])
+    async def model() -> ModelInfo:
+        return info
+
+    @app.post(
+        "/v1/predict", response_model=Explained, responses=ERRORS, tags=["model"],
+        openapi_extra={"requestBody": {"required": True, "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/PredictRequest"}},
+            "multipart/form-data": {"schema": MULTIPART_SCHEMA},
+        }}},
+    )
+    async def predict(request: Request) -> Explained:
+        """One comment, as JSON (``{"text", "image": base64}``) or as multipart form fields ``text`` and ``image`` (a file)."""
+        text, image = await _read_comment(request, limits)
+        check_text(text, "text", limits)
+        _check_comment(classifier.modality_, text, image, "")
+        if image is not None:
+            check_image(image, "image", limits)
+        return await runner.run(partial(_explain, classifier, text, image, limits))
+
+    @app.post("/v1/predict/batch", response_model=BatchResponse, responses=ERRORS, tags=["model"])
+    async def predict_batch(body: BatchRequest) -> BatchResponse:
+        """Several comments in one call (JSON; images base64). Verdicts only, in the order given."""
+        check_batch_size(len(body.items), limits)
+        texts, images = [], []
+        for i, item in enumerate(body.items):
+            where = f"items[{i}]."
+            check_text(item.text, f"{where}text", limits)
+            _check_comment(classifier.modality_, item.text, item.image, where)
+            image = None
+            if item.image is not None:
+                image = decode_base64_image(item.image, f"{where}image", limits)
+                check_image(image, f"{where}image", limits)
+            texts.append(item.text)
+            images.append(image)
+        return await runner.run(partial(_predict_many, classifier, texts, images, limits))
+
+    @app.get("/", include_in_schema=False)
+    async def page() -> FileResponse:
+        return FileResponse(STATIC / "index.html", media_type="text/html; charset=utf-8")
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return app
+
+
+def warm_up(classifier: Any) -> None:
+    """One prediction, so that the first request does not pay for loading jieba's dictionary etc."""
+    from PIL import Image
+
+    modality = classifier.modality_
+    classifier.predict_proba(**proba_inputs(modality, ["这部电影很好看"], [Image.new("RGB", (64, 64), "white")]))
+
+
+def _model_info(classifier: Any, limits: Limits) -> ModelInfo:
+    manifest = getattr(classifier, "manifest_", None) or {}
+    sha = manifest.get("weights_sha256")
+    config = getattr(classifier, "config", None)
+    return ModelInfo(
+        modality=classifier.modality_, classes=list(classifier.classes_), version=sha[:12] if isinstance(sha, str) else None,
+        cinesense_version=manifest.get("cinesense_version"), server_version=__version__,
+        name=getattr(config, "name", None), metrics=_finite(manifest.get("metrics") or {}), limits=limits.to_dict(),
+    )
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with NaN and infinities (which JSON cannot carry) replaced by None."""
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _check_comment(modality: str, text: str | None, image: Any, where: str) -> None:
+    try:
+        check_inputs(modality, text, image, where=where, strict=True)
+    except InputError as error:
+        raise ApiError(422, str(error), field=error.field) from None
+
+
+async def _read_comment(request: Request, limits: Limits) -> tuple[str | None, bytes | None]:
+    """``(text, image bytes)`` of a JSON or multipart request to /v1/predict."""
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media == "application/json":
+        try:
+            body = PredictRequest.model_validate_json(await request.body())
+        except ValidationError as error:
+            raise _validation_error(error.errors()) from None
+        image = decode_base64_image(body.image, "image", limits) if body.image is not None else None
+        return body.text, image
+    if media in ("multipart/form-data", "application/x-www-form-urlencoded"):
+        async with request.form(max_files=2, max_fields=4) as form:
+            unknown = sorted(set(form) - {"text", "image"})
+            if unknown:
+                raise ApiError(422, f"field '{unknown[0]}' is not known (send 'text' and/or 'image')", field=unknown[0])
+            text, image = form.get("text"), form.get("image")
+            if text is not None and not isinstance(text, str):
+                raise ApiError(422, "field 'text' must be a form field, not a file", field="text")
+            if image is None or image == "" or isinstance(image, UploadFile) and not image.filename and not image.size:
+                return text, None  # a file input left empty
+            if not isinstance(image, UploadFile):
+                raise ApiError(422, "field 'image' must be a file", field="image")
+            data = await image.read(limits.max_image_bytes + 1)
+            return text, data
+    raise ApiError(415, f"content type {media or 'none'!r} is not supported: send application/json or multipart/form-data")
+
+
+def _decoded(image: bytes | None, field: str, limits: Limits):
+    """The decoded RGB image (in the worker thread), or a 422 naming the field."""
+    if image is None:
+        return None
+    try:
+        return load_image(image, max_pixels=limits.max_image_pixels, name=field)
+    except ImageError as error:
+        raise ApiError(422, f"field '{field}': {error.reason}", field=field) from None
+
+
+def _explain(classifier: Any, text: str | None, image: bytes | None, limits: Limits) -> Explained:
+    explanation = classifier.explain(**explain_inputs(classifier.modality_, text, _decoded(image, "image", limits)))
+    highlights = align_tokens(text, explanation.tokens, explanation.weights) if text is not None else []
+    return Explained(
+        label=explanation.label,
+        probability=explanation.probabilities[explanation.label],
+        probabilities=explanation.probabilities,
+        tokens=explanation.tokens,
+        weights=explanation.weights,
+        highlights=[{"text": s.text, "weight": s.weight} for s in highlights],
+        image_attention=explanation.image_attention,
+    )
+
+
+def _predict_many(classifier: Any, texts: list, images: list, limits: Limits) -> BatchResponse:
+    decoded = [_decoded(image, f"items[{i}].image", limits) for i, image in enumerate(images)]
+    proba = classifier.predict_proba(**proba_inputs(classifier.modality_, texts, decoded))
+    classes = classifier.classes_
+    predictions = []
+    for row in proba:
+        best = int(row.argmax())
+        predictions.append({"label": classes[best], "probability": float(row[best]),
+                            "probabilities": {c: float(p) for c, p in zip(classes, row)}})
+    return BatchResponse(predictions=predictions)
+
+
+def _field_name(location: tuple) -> str:
+    parts = [p for p in location if p != "body"]
+    name = ""
+    for part in parts:
+        name += f"[{part}]" if isinstance(part, int) else (f".{part}" if name else str(part))
+    return name
+
+
+def _validation_error(errors: list[dict]) -> ApiError:
+    first = errors[0]
+    if first.get("type") == "json_invalid":
+        return ApiError(400, f"request body is not valid JSON ({first.get('ctx', {}).get('error', first['msg'])})")
+    field = _field_name(tuple(first.get("loc", ())))
+    more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
+    if not field:
+        return ApiError(422, f"request body: {first['msg']}{more}")
+    return ApiError(422, f"field '{field}': {first['msg']}{more}", field=field)
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def api_error(_: Request, error: ApiError) -> JSONResponse:
+        return JSONResponse(error.body(), status_code=error.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, error: RequestValidationError) -> JSONResponse:
+        problem = _validation_error(list(error.errors()))
+        return JSONResponse(problem.body(), status_code=problem.status)
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, error: Exception) -> JSONResponse:
+        return JSONResponse({"detail": f"internal error ({type(error).__name__}); see the server log", "field": None, "limit": None}, status_code=500)
