@@ -22,8 +22,8 @@ TINY_NEGATIVE = ["难看", "无聊", "垃圾", "失望", "烂片"]
 TINY_FILLER = ["这部", "电影", "真的", "非常", "剧情", "演员", "觉得"]
 
 
-def tiny_texts(n: int, seed: int = 0) -> list[tuple[str, str]]:
-    """``n`` (text, label) pairs whose label is given away by one sentiment word."""
+def tiny_texts(n: int, seed: int = 0, sep: str = "") -> list[tuple[str, str]]:
+    """``n`` (text, label) pairs whose label is given away by one sentiment word (words joined by ``sep``)."""
     import random
 
     rng = random.Random(seed)
@@ -32,7 +32,7 @@ def tiny_texts(n: int, seed: int = 0) -> list[tuple[str, str]]:
         label = "positive" if i % 2 == 0 else "negative"
         words = [*rng.sample(TINY_FILLER, 3), rng.choice(TINY_POSITIVE if label == "positive" else TINY_NEGATIVE)]
         rng.shuffle(words)
-        pairs.append(("".join(words), label))
+        pairs.append((sep.join(words), label))
     return pairs
 
 

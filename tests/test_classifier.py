@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import random
 import shutil
 
 import numpy as np
@@ -15,10 +14,8 @@ from cinesense.bundle import BundleError
 from cinesense.config import load_config
 from cinesense.data.schema import Record
 from cinesense.text.vocab import Vocabulary
+from conftest import tiny_texts
 
-POSITIVE = ["好看", "精彩", "喜欢", "感人", "经典"]
-NEGATIVE = ["难看", "无聊", "垃圾", "失望", "烂片"]
-FILLER = ["这部", "电影", "真的", "非常", "剧情", "演员", "觉得"]
 OVERRIDES = [
     "seed=0",
     "word2vec.vector_size=16",
@@ -35,14 +32,7 @@ OVERRIDES = [
 
 
 def _dataset(n: int = 40, seed: int = 0) -> list[Record]:
-    rng = random.Random(seed)
-    records = []
-    for i in range(n):
-        label = "positive" if i % 2 == 0 else "negative"
-        words = [*rng.sample(FILLER, 3), rng.choice(POSITIVE if label == "positive" else NEGATIVE)]
-        rng.shuffle(words)
-        records.append(Record(id=f"s{i}", text=" ".join(words), label=label))
-    return records
+    return [Record(id=f"s{i}", text=text, label=label) for i, (text, label) in enumerate(tiny_texts(n, seed, sep=" "))]
 
 
 @pytest.fixture(scope="module")
