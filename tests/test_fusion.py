@@ -243,7 +243,7 @@ def test_reproduce_runs_the_multimodal_job_end_to_end(data, tmp_path):
     assert results["BiLSTM-VGG16 (late fusion, paper)"]["metrics"]["n"] == 24
     for name in ("training_loss.png", "roc.png"):
         assert (out / "figures" / name).stat().st_size > 0
-    assert (out / "data" / "test.jsonl").is_file()
+    assert (out / "data" / "test.jsonl").is_file() and (out / "text_model" / "history.json").is_file()
     evaluated = tmp_path / "eval.json"
     assert main(["evaluate", "--model", str(out / "fused_gated"), "--data", str(out / "data" / "test.jsonl"), "--json", str(evaluated)]) == 0
     assert json.loads(evaluated.read_text(encoding="utf-8"))["n"] == 24

@@ -65,7 +65,7 @@ def train_systems(config: ExperimentConfig, splits: Splits, out: Path, progress:
         extra_texts=load_extra_texts(config.data.extra_corpora), progress=progress,
     )
     seconds[TEXT_ROW] = time.perf_counter() - tick
-    text.save(out / "text_model")
+    _save(text, out / "text_model")
     unknown = [m for m in config.fusion.compare if m not in METHODS]
     if unknown or not config.fusion.compare:
         raise ValueError(f"fusion.compare must list fusion methods among {', '.join(METHODS)}, got {config.fusion.compare}")
@@ -75,7 +75,7 @@ def train_systems(config: ExperimentConfig, splits: Splits, out: Path, progress:
         one_record_per_image(train), one_record_per_image(dev) or None, progress=progress
     )
     seconds[IMAGE_ROW] = time.perf_counter() - tick
-    image.save(out / "image_model")
+    _save(image, out / "image_model")
     fused: dict[str, Classifier] = {}
     for method in config.fusion.compare:
         tick = time.perf_counter()
@@ -83,8 +83,14 @@ def train_systems(config: ExperimentConfig, splits: Splits, out: Path, progress:
         method_config = dataclasses.replace(config, modality="fused", fusion=dataclasses.replace(config.fusion, method=method))
         fused[method] = Classifier(method_config).fit(train, dev or None, branches={"text": text, "image": image}, progress=progress)
         seconds[FUSION_ROWS[method]] = time.perf_counter() - tick
-        fused[method].save(out / f"fused_{method}")
+        _save(fused[method], out / f"fused_{method}")
     return TrainedSystems(text, image, fused, seconds)
+
+
+def _save(classifier: Classifier, directory: Path) -> None:
+    """The model bundle and its training history."""
+    classifier.save(directory)
+    write_json(directory / "history.json", classifier.history_.to_dict())
 
 
 def image_only_proba(image: Classifier, records: Sequence[Record], prior: np.ndarray) -> np.ndarray:
