@@ -123,15 +123,10 @@ class Classifier:
         cfg, dev = self.config, list(dev or [])
         if "text" not in branches:
             _say(progress, "fused model: training the text branch")
-            branches["text"] = Classifier(cfg.branch_config("text")).fit(
-                [r for r in train if r.text], [r for r in dev if r.text] or None,
-                extra_texts=extra_texts, word_vectors=word_vectors, progress=progress,
-            )
+            branches["text"] = fit_branch(cfg, "text", train, dev, extra_texts=extra_texts, word_vectors=word_vectors, progress=progress)
         if "image" not in branches:
             _say(progress, "fused model: training the image branch")
-            branches["image"] = Classifier(cfg.branch_config("image")).fit(
-                one_record_per_image(train), one_record_per_image(dev) or None, progress=progress
-            )
+            branches["image"] = fit_branch(cfg, "image", train, dev, progress=progress)
         for name, branch in branches.items():
             if branch.classes_ != self.classes_ or branch.modality_ != name:
                 raise ValueError(f"the {name} branch must be a {name} model over classes {self.classes_}")
@@ -396,6 +391,28 @@ def _manifest_config(manifest: dict[str, Any], source: str) -> ExperimentConfig:
         return from_dict(ExperimentConfig, manifest["config"])
     except ConfigError as error:
         raise bundle.BundleError(f"{source}: invalid 'config' section ({error})") from None
+
+
+def fit_branch(
+    config: ExperimentConfig,
+    modality: str,
+    train: Sequence[Record],
+    dev: Sequence[Record],
+    *,
+    extra_texts: Sequence[str] = (),
+    word_vectors: KeyedVectors | None = None,
+    progress: bool = True,
+) -> Classifier:
+    """One branch of a fused model trained alone on comments: the text branch on every comment's
+    text, the image branch on every image (each with its comment's label)."""
+    if modality == "text":
+        return Classifier(config.branch_config("text")).fit(
+            [r for r in train if r.text], [r for r in dev if r.text] or None,
+            extra_texts=extra_texts, word_vectors=word_vectors, progress=progress,
+        )
+    return Classifier(config.branch_config("image")).fit(
+        one_record_per_image(train), one_record_per_image(dev) or None, progress=progress
+    )
 
 
 def _image_list(entry: ImageInput) -> list[ImageSource]:

@@ -6,6 +6,7 @@ mockery...), curves and attention examples, and write ``report.md``."""
 from __future__ import annotations
 
 import dataclasses
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from cinesense.baselines import TfidfLogisticRegression, align_columns
-from cinesense.classifier import Classifier
+from cinesense.classifier import Classifier, fit_branch
 from cinesense.config import ExperimentConfig
 from cinesense.data.jsonl import write_jsonl
 from cinesense.data.schema import Record, one_record_per_image
@@ -60,10 +61,7 @@ def train_systems(config: ExperimentConfig, splits: Splits, out: Path, progress:
     train, dev = splits.train.records, splits.dev.records
     tick = time.perf_counter()
     _say(progress, "text branch (Att-BiLSTM)")
-    text = Classifier(config.branch_config("text")).fit(
-        [r for r in train if r.text], [r for r in dev if r.text] or None,
-        extra_texts=load_extra_texts(config.data.extra_corpora), progress=progress,
-    )
+    text = fit_branch(config, "text", train, dev, extra_texts=load_extra_texts(config.data.extra_corpora), progress=progress)
     seconds[TEXT_ROW] = time.perf_counter() - tick
     _save(text, out / "text_model")
     unknown = [m for m in config.fusion.compare if m not in METHODS]
@@ -71,9 +69,7 @@ def train_systems(config: ExperimentConfig, splits: Splits, out: Path, progress:
         raise ValueError(f"fusion.compare must list fusion methods among {', '.join(METHODS)}, got {config.fusion.compare}")
     tick = time.perf_counter()
     _say(progress, f"image branch (Att-VGG16), trained on {config.fusion.image_pretrain}")
-    image = pretrained_branches(config, progress).get("image") or Classifier(config.branch_config("image")).fit(
-        one_record_per_image(train), one_record_per_image(dev) or None, progress=progress
-    )
+    image = pretrained_branches(config, progress).get("image") or fit_branch(config, "image", train, dev, progress=progress)
     seconds[IMAGE_ROW] = time.perf_counter() - tick
     _save(image, out / "image_model")
     fused: dict[str, Classifier] = {}
@@ -262,7 +258,7 @@ def _figures(systems, probabilities, results, y_true, classes, figures: Path) ->
     images = ["![ROC](figures/roc.png)"]
     for r in results:
         if r.ours:
-            name = r.name.split(" (")[0].lower().replace("-", "_") + "_" + r.name.split("(")[-1].split()[0].strip(")")
+            name = re.sub(r"[^a-z0-9]+", "_", r.name.lower()).strip("_")
             plot_confusion(r.metrics["confusion_matrix"], classes, r.name, figures / f"confusion_{name}.png")
             images.append(f"![{r.name}](figures/confusion_{name}.png)")
     return " ".join(images)
