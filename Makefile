@@ -4,7 +4,7 @@ BIN    := $(VENV)/bin
 CONFIG ?= configs/default.toml
 OUT    ?= runs/default
 
-.PHONY: install run test bench bench-serving clean
+.PHONY: install run test report-all bench bench-serving clean
 
 $(BIN)/cinesense: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,10 @@ run: install
 
 test: install
 	$(BIN)/python -m pytest -m "not slow or browser"
+
+report-all: install  # the default corpus, MVSA-Single and Douban (needs ../shared/data) in one report: runs/all/report.md
+	$(BIN)/cinesense weights fetch
+	$(BIN)/cinesense reproduce --config configs/default.toml --config configs/mvsa.toml --config configs/douban.toml --out runs/all
 
 bench: install
 	$(BIN)/python bench/text_accuracy.py

@@ -247,3 +247,25 @@ def test_reproduce_runs_the_multimodal_job_end_to_end(data, tmp_path):
     evaluated = tmp_path / "eval.json"
     assert main(["evaluate", "--model", str(out / "fused_gated"), "--data", str(out / "data" / "test.jsonl"), "--json", str(evaluated)]) == 0
     assert json.loads(evaluated.read_text(encoding="utf-8"))["n"] == 24
+
+
+def test_reproduce_several_configs_writes_one_combined_report(data, tmp_path):
+    from cinesense.cli import main
+
+    _config(data, "late")
+    both = (data / "late.toml").read_text(encoding="utf-8")
+    (tmp_path / "first.toml").write_text('name = "first"\n' + both, encoding="utf-8")
+    no_test = "\n".join(  # the dev file, and no test split carved from train
+        "split_fractions = [1.0, 0.0, 0.0]" if line.startswith("test = ") else line for line in both.splitlines()
+    )
+    (tmp_path / "second.toml").write_text('name = "second"\n' + no_test + "\n", encoding="utf-8")
+    out = tmp_path / "run"
+    fast = ["--set", "train.epochs=2", "--set", "image_train.epochs=2", "--set", "fusion.epochs=1", "--set", 'fusion.compare=["late"]']
+    assert main(["reproduce", "--config", str(tmp_path / "first.toml"), "--config", str(tmp_path / "second.toml"),
+                 "--out", str(out), "--quiet", *fast]) == 0
+    report = (out / "report.md").read_text(encoding="utf-8")
+    assert "## first: Table 2" in report and "on the test split" in report
+    assert "## second: Table 2" in report and "on the dev split" in report
+    assert "[second/report.md](second/report.md)" in report
+    assert "Scored on dev" in (out / "second" / "report.md").read_text(encoding="utf-8")
+    assert json.loads((out / "second" / "results.json").read_text(encoding="utf-8"))["BiLSTM (text only)"]["metrics"]["n"] == 24

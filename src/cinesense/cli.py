@@ -16,8 +16,12 @@ from cinesense.data.schema import DataError
 from cinesense.image.weights import WeightsError
 
 
-def _add_config_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", type=Path, required=True, help="experiment config (TOML)")
+def _add_config_arguments(parser: argparse.ArgumentParser, many: bool = False) -> None:
+    if many:
+        parser.add_argument("--config", type=Path, required=True, action="append",
+                            help="experiment config (TOML); repeat it for several data sets: one run each under OUT/NAME, and a combined report")
+    else:
+        parser.add_argument("--config", type=Path, required=True, help="experiment config (TOML)")
     parser.add_argument("--out", type=Path, required=True, help="run directory to create")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config value, e.g. --set train.epochs=3 (repeatable)")
@@ -40,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_serving_commands(commands)  # predict, explain, predict-file, serve
 
     reproduce = commands.add_parser("reproduce", help="the main job: data, Word2Vec, models, baselines, report")
-    _add_config_arguments(reproduce)
+    _add_config_arguments(reproduce, many=True)
 
     clean = commands.add_parser("clean", help="drop advertising / irrelevant images from a JSONL file (paper §3.1)")
     clean.add_argument("--data", type=Path, required=True, help="input, shared JSONL format")
@@ -105,10 +109,14 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 
 def run_reproduce(args: argparse.Namespace) -> int:
-    from cinesense.pipeline import reproduce
+    from cinesense.pipeline import reproduce, reproduce_many
 
-    config = load_config(args.config, args.overrides)
-    report = reproduce(config, args.out, argv=["cinesense", *sys.argv[1:]], progress=not args.quiet)
+    configs = [load_config(path, args.overrides) for path in args.config]
+    argv = ["cinesense", *sys.argv[1:]]
+    if len(configs) == 1:
+        report = reproduce(configs[0], args.out, argv=argv, progress=not args.quiet)
+    else:
+        report = reproduce_many(configs, args.out, argv=argv, progress=not args.quiet)
     print(f"report written to {report}")
     return 0
 

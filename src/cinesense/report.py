@@ -58,6 +58,16 @@ def results_table(results: Sequence[SystemResult]) -> str:
     return "\n".join(lines)
 
 
+def summary_table(results: Mapping[str, Mapping[str, Any]]) -> str:
+    """A run's ``results.json`` ({system: {"metrics": ...}}) as a short table (%)."""
+    keys = (("accuracy", "accuracy"), ("macro_f1", "macro-F1"), ("weighted_f1", "weighted-F1"), ("roc_auc", "ROC-AUC"))
+    lines = ["| system | n | " + " | ".join(label for _, label in keys) + " |", "|---" * (len(keys) + 2) + "|"]
+    for name, result in results.items():
+        metrics = result["metrics"]
+        lines.append(f"| {name} | {metrics.get('n', '')} | " + " | ".join(percent(metrics.get(k)) for k, _ in keys) + " |")
+    return "\n".join(lines)
+
+
 def paper_comparison(results: Sequence[SystemResult], y_true: Sequence[str], mapping: Mapping[str, str]) -> str:
     """The paper's Table 2 beside our systems scored both ways: standard and with its eq. 10-13."""
     lines = [
