@@ -117,7 +117,8 @@ def data(tmp_path_factory):
             sticker = ["none", "red", "blue"][i % 3]
             label = "positive" if text_positive and sticker != "red" else "negative"
             kind = "none" if sticker == "none" else "congruent" if (sticker == "blue") == text_positive else "irony" if text_positive else "mockery"
-            line = {"id": f"{split}{i}", "text": " ".join(words) + " 电影", "label": label, "pair": kind}
+            line = {"id": f"{split}{i}", "text": " ".join(words) + " 电影", "label": label, "pair": kind,
+                    "emoji": {"none": "", "red": "😡", "blue": "😊"}[sticker]}
             if sticker != "none":
                 line["images"] = [f"img/{sticker}.png"] * (1 + i % 2)
             lines.append(json.dumps(line, ensure_ascii=False))
@@ -237,7 +238,7 @@ def test_reproduce_runs_the_multimodal_job_end_to_end(data, tmp_path):
     assert config.fusion.compare == ["late", "feature", "gated"]
     report = (out / "report.md").read_text(encoding="utf-8")
     for row in ("BiLSTM (text only)", "VGG16 (image only)", "late fusion, paper", "feature fusion", "gated fusion",
-                "McNemar", "irony (n=", "95% CI", "figures/roc.png"):
+                "McNemar", "irony (n=", "95% CI", "figures/roc.png", "Irony pairs by (first) sticker emoji", "😡 (n="):
         assert row in report, row
     results = json.loads((out / "results.json").read_text(encoding="utf-8"))
     assert results["BiLSTM-VGG16 (late fusion, paper)"]["metrics"]["n"] == 24

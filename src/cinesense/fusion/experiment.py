@@ -176,7 +176,7 @@ def run_multimodal(config: ExperimentConfig, out: str | Path, argv: list[str] | 
          + ("on P(positive)." if len(classes) == 2 else "one-vs-rest, macro average.")
          + f" The image-only row predicts the training prior for a comment without a sticker. Times are training seconds."),
         ("Uncertainty and significance", _uncertainty_section(results, y_true)),
-        ("Subsets (accuracy, %)", _subset_section(results, test)),
+        ("Subsets (accuracy, %)", _subset_section(results, test) + _sticker_section(results, test)),
         ("Against the paper's Table 2", paper_comparison(results, y_true, PAPER_ROWS) if len(classes) == 2 else
          "The paper's Table 2 is binary; this data set has 3 classes, so only the standard metrics above apply."),
         ("Training", _training_section(systems) + "\n\n![training loss (Fig. 6)](figures/training_loss.png)"),
@@ -237,6 +237,24 @@ def _subset_section(results: Sequence[SystemResult], test: Sequence[Record]) -> 
     lines = [header, "|---" * (len(kinds) + 1) + "|"]
     for r in results:
         lines.append(f"| {r.name} | " + " | ".join(percent(subsets[r.name][k][1]) for k in kinds) + " |")
+    return "\n".join(lines)
+
+
+def _sticker_section(results: Sequence[SystemResult], test: Sequence[Record]) -> str:
+    """Irony accuracy per sticker emoji (which test stickers the models fail on)."""
+    irony = [i for i, r in enumerate(test) if r.meta.get("pair") == "irony" and r.meta.get("emoji")]
+    if not irony:
+        return ""
+    by_emoji: dict[str, list[int]] = {}
+    for i in irony:
+        by_emoji.setdefault(str(test[i].meta["emoji"])[0], []).append(i)
+    emoji = sorted(by_emoji)
+    lines = ["\n\nIrony pairs by (first) sticker emoji, accuracy %:\n",
+             "| system | " + " | ".join(f"{e} (n={len(by_emoji[e])})" for e in emoji) + " |", "|---" * (len(emoji) + 1) + "|"]
+    for r in results:
+        if r.ours:
+            cells = [percent(float(np.mean([r.predictions[i] == test[i].label for i in by_emoji[e]]))) for e in emoji]
+            lines.append(f"| {r.name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
