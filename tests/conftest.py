@@ -22,6 +22,18 @@ TINY_NEGATIVE = ["难看", "无聊", "垃圾", "失望", "烂片"]
 TINY_FILLER = ["这部", "电影", "真的", "非常", "剧情", "演员", "觉得"]
 
 
+def tiny_image_model_toml(cache) -> str:
+    """The ``[image_model]`` section of a tiny random-weight Att-VGG16 (32 px input) for test configs."""
+    return f"""[image_model]
+input_size = 32
+attention_dim = 8
+dropout = 0.0
+weights = "random"
+feature_cache = "{cache}"
+feature_scale = 1.0
+"""
+
+
 def tiny_texts(n: int, seed: int = 0, sep: str = "") -> list[tuple[str, str]]:
     """``n`` (text, label) pairs whose label is given away by one sentiment word (words joined by ``sep``)."""
     import random

@@ -17,6 +17,7 @@ from cinesense.data.jsonl import load_jsonl
 from cinesense.fusion.model import FusedModel, FusionModelConfig, LateFusion, collate_comments
 from cinesense.image.model import AttVGG16, AttVGG16Config
 from cinesense.text.model import AttBiLSTM, AttBiLSTMConfig
+from conftest import tiny_image_model_toml
 
 
 def _model(method: str) -> FusedModel:
@@ -144,14 +145,7 @@ epochs = 2
 hidden_size = 8
 attention_dim = 8
 dropout = 0.0
-[image_model]
-input_size = 32
-attention_dim = 8
-dropout = 0.0
-weights = "random"
-feature_cache = "{root / 'cache'}"
-feature_scale = 1.0
-[fusion]
+{tiny_image_model_toml(root / 'cache')}[fusion]
 method = "{method}"
 text_init = "word2vec"
 dropout = 0.0

@@ -14,6 +14,7 @@ from cinesense.classifier import Classifier
 from cinesense.cli import main
 from cinesense.config import load_config
 from cinesense.data.jsonl import load_jsonl
+from conftest import tiny_image_model_toml
 
 
 def _image(path, colour, size=32):
@@ -46,14 +47,7 @@ def data(tmp_path_factory):
 train = "{root / 'train.jsonl'}"
 dev = "{root / 'dev.jsonl'}"
 split_fractions = [1.0, 0.0, 0.0]
-[image_model]
-input_size = 32
-attention_dim = 8
-dropout = 0.0
-weights = "random"
-feature_cache = "{root / 'cache'}"
-feature_scale = 1.0
-[train]
+{tiny_image_model_toml(root / 'cache')}[train]
 epochs = 15
 learning_rate = 0.01
 batch_size = 8
