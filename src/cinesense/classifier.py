@@ -30,7 +30,7 @@ from cinesense.image.branch import ImageBranch, ImageSource
 from cinesense.image.model import AttVGG16, AttVGG16Config
 from cinesense.text.branch import TextBranch
 from cinesense.text.model import AttBiLSTM, AttBiLSTMConfig
-from cinesense.train import History, fit, predict_logits
+from cinesense.train import History, fit, predict_logits, say
 
 MODALITIES = ("text", "image", "fused")
 ImageInput = Union[ImageSource, Sequence[ImageSource], None]  # one comment's image(s), or None
@@ -122,10 +122,10 @@ class Classifier:
     ) -> "Classifier":
         cfg, dev = self.config, list(dev or [])
         if "text" not in branches:
-            _say(progress, "fused model: training the text branch")
+            say(progress, "fused model: training the text branch")
             branches["text"] = fit_branch(cfg, "text", train, dev, extra_texts=extra_texts, word_vectors=word_vectors, progress=progress)
         if "image" not in branches:
-            _say(progress, "fused model: training the image branch")
+            say(progress, "fused model: training the image branch")
             branches["image"] = fit_branch(cfg, "image", train, dev, progress=progress)
         for name, branch in branches.items():
             if branch.classes_ != self.classes_ or branch.modality_ != name:
@@ -133,7 +133,7 @@ class Classifier:
         self.branches_ = branches
         self.text_, self.image_ = branches["text"].text_, branches["image"].image_
         self.model_ = new_fused_model(cfg, len(self.classes_), branches["text"], branches["image"])
-        _say(progress, f"fused model: {cfg.fusion.method} fusion")
+        say(progress, f"fused model: {cfg.fusion.method} fusion")
         train_data = self._encode_labelled(train, "train", progress)
         dev_data = self._encode_labelled(dev, "dev", progress) if dev else None
         self.history_ = fit_fused(self.model_, cfg, self.classes_, train_data, dev_data, progress)
@@ -423,10 +423,6 @@ def _image_list(entry: ImageInput) -> list[ImageSource]:
         return [image for image in entry if image is not None]
     return [entry]
 
-
-def _say(progress: bool, message: str) -> None:
-    if progress:
-        print(message, flush=True)
 
 
 def _texts(records: Sequence[Record], split: str) -> list[str]:

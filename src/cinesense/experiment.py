@@ -24,6 +24,7 @@ from cinesense.metrics import classification_metrics
 from cinesense.plots import plot_training_loss
 from cinesense.image.weights import default_cache_dir
 from cinesense.rundir import record_run, write_json
+from cinesense.train import say
 from cinesense.text.word2vec import save_vectors
 
 
@@ -174,7 +175,7 @@ def pretrained_branches(config: ExperimentConfig, progress: bool = True) -> dict
     )
     train, dev, _ = _emoji_splits(emoji_data)
     image_config = dataclasses.replace(config.branch_config("image"), data=emoji_data)
-    _say(progress, f"image branch: trained on the emoji sticker corpus ({len(train)} images, dev {len(dev)})")
+    say(progress, f"image branch: trained on the emoji sticker corpus ({len(train)} images, dev {len(dev)})")
     return {"image": Classifier(image_config).fit(train.records, dev.records, progress=progress)}
 
 
@@ -191,10 +192,10 @@ def train_run(config: ExperimentConfig, out: str | Path, argv: list[str] | None 
     out = Path(out)
     provenance = record_run(out, config, argv)
     splits = load_splits(config.data)
-    _say(progress, f"data: train {len(splits.train)}, dev {len(splits.dev)}, test {len(splits.test)}")
+    say(progress, f"data: train {len(splits.train)}, dev {len(splits.dev)}, test {len(splits.test)}")
     extra = load_extra_texts(config.data.extra_corpora)
     if extra:
-        _say(progress, f"word2vec: {len(extra)} extra unlabelled texts")
+        say(progress, f"word2vec: {len(extra)} extra unlabelled texts")
     started = time.perf_counter()
     classifier = Classifier(config).fit(
         splits.train.records, splits.dev.records or None, extra_texts=extra,
@@ -217,11 +218,6 @@ def train_run(config: ExperimentConfig, out: str | Path, argv: list[str] | None 
         save_vectors(classifier.text_.vectors, out / "word2vec.bin")
     if classifier.skipped_:
         write_json(out / "skipped_images.json", classifier.skipped_)
-        _say(progress, f"{len(classifier.skipped_)} unreadable image(s) left out: see {out / 'skipped_images.json'}")
+        say(progress, f"{len(classifier.skipped_)} unreadable image(s) left out: see {out / 'skipped_images.json'}")
     classifier.save(out, metrics=metrics, provenance={**provenance, "data": splits.summary()})
     return TrainedRun(classifier, splits, metrics, seconds)
-
-
-def _say(progress: bool, message: str) -> None:
-    if progress:
-        print(message, flush=True)

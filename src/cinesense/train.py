@@ -49,6 +49,12 @@ class History:
         return asdict(self)
 
 
+def say(progress: bool, message: str) -> None:
+    """A progress line (epoch summaries, stages), printed only when ``progress`` is on."""
+    if progress:
+        print(message, flush=True)
+
+
 def l2_penalty(model: nn.Module) -> torch.Tensor:
     """sum(theta^2) over trainable parameters (eq. 9)."""
     return sum((p.pow(2).sum() for p in model.parameters() if p.requires_grad), torch.zeros(()))

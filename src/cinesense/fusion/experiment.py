@@ -27,6 +27,7 @@ from cinesense.metrics import classification_metrics, positive_class
 from cinesense.plots import plot_confusion, plot_roc_curves, plot_training_loss
 from cinesense.report import SystemResult, paper_comparison, percent, results_table, write_report
 from cinesense.rundir import record_run, write_json
+from cinesense.train import say
 from cinesense.significance import bootstrap_interval, mcnemar
 
 TEXT_ROW, IMAGE_ROW = "BiLSTM (text only)", "VGG16 (image only)"
@@ -65,7 +66,7 @@ def train_systems(config: ExperimentConfig, splits: Splits, out: Path, progress:
     seconds: dict[str, float] = {}
     train, dev = splits.train.records, splits.dev.records
     tick = time.perf_counter()
-    _say(progress, "text branch (Att-BiLSTM)")
+    say(progress, "text branch (Att-BiLSTM)")
     text = fit_branch(config, "text", train, dev, extra_texts=load_extra_texts(config.data.extra_corpora), progress=progress)
     seconds[TEXT_ROW] = time.perf_counter() - tick
     _save(text, out / "text_model")
@@ -73,14 +74,14 @@ def train_systems(config: ExperimentConfig, splits: Splits, out: Path, progress:
     if unknown or not config.fusion.compare:
         raise ValueError(f"fusion.compare must list fusion methods among {', '.join(METHODS)}, got {config.fusion.compare}")
     tick = time.perf_counter()
-    _say(progress, f"image branch (Att-VGG16), trained on {config.fusion.image_pretrain}")
+    say(progress, f"image branch (Att-VGG16), trained on {config.fusion.image_pretrain}")
     image = pretrained_branches(config, progress).get("image") or fit_branch(config, "image", train, dev, progress=progress)
     seconds[IMAGE_ROW] = time.perf_counter() - tick
     _save(image, out / "image_model")
     fused: dict[str, Classifier] = {}
     for method in config.fusion.compare:
         tick = time.perf_counter()
-        _say(progress, f"fusion: {method}")
+        say(progress, f"fusion: {method}")
         method_config = dataclasses.replace(config, modality="fused", fusion=dataclasses.replace(config.fusion, method=method))
         fused[method] = Classifier(method_config).fit(train, dev or None, branches={"text": text, "image": image}, progress=progress)
         seconds[FUSION_ROWS[method]] = time.perf_counter() - tick
@@ -154,7 +155,7 @@ def run_multimodal(config: ExperimentConfig, out: str | Path, argv: list[str] | 
     for name, part in (("train", splits.train), ("dev", splits.dev), ("test", splits.test)):
         write_jsonl(part.records, out / "data" / f"{name}.jsonl")
     write_json(out / "data.json", splits.summary())
-    _say(progress, f"data: train {len(splits.train)}, dev {len(splits.dev)}, test {len(splits.test)}")
+    say(progress, f"data: train {len(splits.train)}, dev {len(splits.dev)}, test {len(splits.test)}")
     systems = train_systems(config, splits, out, progress)
     classes = systems.text.classes_
     test = splits.test.records
@@ -309,8 +310,3 @@ def _attention_examples(systems: TrainedSystems, method: str, test: Sequence[Rec
         pair = f"{record.meta.get('pair', '')} {record.meta.get('emoji', '')}".strip()
         rows.append(f"| {text} | {pair} | {record.label} | {e.label} ({e.probabilities[e.label]:.2f}) | {words} | {picture} |")
     return "\n".join(rows)
-
-
-def _say(progress: bool, message: str) -> None:
-    if progress:
-        print(message, flush=True)
