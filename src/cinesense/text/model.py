@@ -69,9 +69,12 @@ class AttBiLSTM(nn.Module):
             drop = torch.rand(token_ids.shape, device=token_ids.device) < self.config.token_dropout
             token_ids = token_ids.masked_fill(drop & (token_ids > 0), 1)
         embedded = self.dropout(self.embedding(token_ids))  # (B, T, E)
-        packed = pack_padded_sequence(embedded, lengths, batch_first=True, enforce_sorted=False)
-        states, _ = self.lstm(packed)
-        states, _ = pad_packed_sequence(states, batch_first=True, total_length=total)  # (B, T, 2H)
+        if bool((lengths == total).all()):  # no padding (e.g. one review): packing would change nothing
+            states, _ = self.lstm(embedded)  # (B, T, 2H)
+        else:
+            packed = pack_padded_sequence(embedded, lengths, batch_first=True, enforce_sorted=False)
+            states, _ = self.lstm(packed)
+            states, _ = pad_packed_sequence(states, batch_first=True, total_length=total)  # (B, T, 2H)
         mask = torch.arange(total).unsqueeze(0) < lengths.unsqueeze(1)  # (B, T)
         pooled, weights = self.attention(states, mask.to(states.device))  # (B, 2H), (B, T)
         return pooled, weights
