@@ -151,6 +151,7 @@ text_init = "word2vec"
 dropout = 0.0
 late_epochs = 40
 late_learning_rate = 0.05
+epochs = 40
 [train]
 epochs = 20
 learning_rate = 0.02
