@@ -57,6 +57,13 @@ def state_dict_sha256(module: nn.Module) -> str:
     return digest.hexdigest()
 
 
+def stem_batch_size(device: torch.device) -> int:
+    """Images per stem forward pass: 1 on a CPU, where oneDNN runs VGG16 fastest one image at a time
+    (14.9 images/s against 12.1 in batches of 8, ``bench/image_throughput.py``) and memory stays
+    flat; 16 on an accelerator."""
+    return 1 if device.type == "cpu" else 16
+
+
 class FeatureCache:
     """Compute a frozen stem's output once per image and keep it on disk.
 
@@ -68,9 +75,7 @@ class FeatureCache:
         weights_sha256: identifies the stem's weights (e.g. ``VGG16_SAFETENSORS_SHA256``, or
             :func:`state_dict_sha256`).
         stem_name: identifies what the stem computes (e.g. ``AttVGG16.stem_name``).
-        batch_size: images per stem forward pass; None = 1 on a CPU, where one image a pass is the
-            fastest (oneDNN keeps its working set in cache: 14.9 images/s against 12.1 for batches
-            of 8, ``bench/image_throughput.py``), and 16 on an accelerator.
+        batch_size: images per stem forward pass; None = :func:`stem_batch_size` of the stem's device.
         max_pixels: largest accepted image, see :func:`~cinesense.image.loading.load_image`.
         progress: show a tqdm bar while computing.
     """
@@ -230,7 +235,7 @@ class FeatureCache:
             device = next(self.stem.parameters()).device
         except StopIteration:
             device = torch.device("cpu")
-        batch_size = self.batch_size or (1 if device.type == "cpu" else 16)
+        batch_size = self.batch_size or stem_batch_size(device)
         was_training = self.stem.training
         self.stem.eval()
         pending: list[tuple[str, str, torch.Tensor]] = []  # (key, image sha, (3, H, W))
