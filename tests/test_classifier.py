@@ -220,3 +220,22 @@ def test_records_without_text_raise_value_error(tmp_path):
     records = [*_dataset(6), Record(id="img", text=None, label="positive", images=(tmp_path / "a.jpg",))]
     with pytest.raises(ValueError, match="no text"):
         Classifier(config).fit(records, progress=False)
+
+
+def test_bundle_keeps_the_segmenter_and_older_bundles_load_with_jieba(bundle_copy, fitted):
+    classifier, _ = fitted
+    path = bundle_copy / "manifest.json"
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    assert manifest["tokenizer"]["segmenter"] == classifier.text_.tokenizer.segmenter == "rjieba"
+    del manifest["tokenizer"]["segmenter"]  # as written before the option existed
+    path.write_text(json.dumps(manifest), encoding="utf-8")
+    assert Classifier.load(bundle_copy).text_.tokenizer.segmenter == "jieba"
+
+
+def test_unknown_segmenter_in_manifest_raises_bundle_error(bundle_copy):
+    path = bundle_copy / "manifest.json"
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    manifest["tokenizer"]["segmenter"] = "thulac"
+    path.write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(BundleError, match="segmenter"):
+        Classifier.load(bundle_copy)
