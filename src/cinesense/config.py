@@ -75,7 +75,7 @@ class TextConfig:
 
     language: str = "auto"  # "auto" (per text: CJK -> Chinese, else English) | "zh" | "en"
     segmented: str = "auto"  # "auto" | "yes" | "no": is the input already split into words?
-    segmenter: str = "rjieba"  # "rjieba" (Rust port of jieba, ~17x faster) | "jieba"
+    segmenter: str = "rjieba"  # "rjieba" (jieba in Rust: the same words, 6x faster with cleaning) | "jieba"
     user_dict: str = ""
     stopwords: str = ""
     lowercase: bool = True
