@@ -1,6 +1,6 @@
 """VGG16 conv-base inference on CPU: images/s at 224 px, and that as a share of the fp32 matmul peak.
 
-    .venv/bin/python bench/image_throughput.py [--threads 2] [--batches 1,8,32] [--seconds 5]
+    .venv/bin/python bench/image_throughput.py [--threads 2] [--batches 1,4,8,32] [--seconds 5]
 
 Measured in one run, on the same threads:
 - the machine's fp32 matmul peak: the best GFLOP/s of the two GEMMs torch has on CPU, ``torch.mm``

