@@ -44,7 +44,6 @@ DEFAULT_VARIANTS = (
     "projection 512=image_model.projection_dim=512",
     "trained on faces only=data.emoji_subset=faces",
 )
-warnings.filterwarnings("ignore", category=FutureWarning, module="sklearn")
 
 
 def parse_variant(spec: str) -> tuple[str, list[str]]:
@@ -116,6 +115,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3, help="seeds a variant (model initialisation and batch order)")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
+    warnings.filterwarnings("ignore", category=FutureWarning, module="sklearn")
     torch.set_num_threads(args.threads)
     base = load_config(args.config, ["data.emoji_subset=all"])
     if base.modality != "image" or base.data.source != "emoji":
