@@ -105,3 +105,26 @@ def test_default_corpus_keeps_test_emoji_out_of_training(tmp_path):
     summary = protocol_summary(test.records)
     assert summary["pairs"]["irony"] > 0 and summary["pairs"]["mockery"] > 0
     assert abs(summary["pairs"]["none"] / summary["n"] - 0.3) < 0.01
+
+
+@pytest.mark.parametrize(("stickers", "subset"), [("faces", "faces"), ("all", "all")])
+def test_sticker_branch_learns_from_the_same_kind_of_emoji_as_the_stickers(monkeypatch, stickers, subset):
+    """fusion.image_pretrain = "emoji": the image branch's emoji corpus is filtered like the stickers."""
+    import cinesense.experiment as experiment
+    from cinesense.config import ExperimentConfig, FusionConfig
+
+    seen = []
+
+    def capture(config):
+        seen.append(config)
+        raise RuntimeError("stop after the data config")
+
+    monkeypatch.setattr(experiment, "_emoji_splits", capture)
+    config = ExperimentConfig(
+        modality="fused",
+        data=DataConfig(source="multimodal", multimodal=MultimodalConfig(stickers=stickers, emoji_seed=3)),
+        fusion=FusionConfig(image_pretrain="emoji"),
+    )
+    with pytest.raises(RuntimeError, match="stop after"):
+        experiment.pretrained_branches(config, progress=False)
+    assert (seen[0].source, seen[0].emoji_split, seen[0].split_seed, seen[0].emoji_subset) == ("emoji", "identity", 3, subset)
