@@ -265,3 +265,22 @@ def test_reproduce_several_configs_writes_one_combined_report(data, tmp_path):
     assert "[second/report.md](second/report.md)" in report
     assert "Scored on dev" in (out / "second" / "report.md").read_text(encoding="utf-8")
     assert json.loads((out / "second" / "results.json").read_text(encoding="utf-8"))["BiLSTM (text only)"]["metrics"]["n"] == 24
+
+
+@pytest.mark.parametrize(("pretrain", "stickers", "says"), [("emoji", "faces", "face / gesture emoji"), ("emoji", "all", "every emoji"), ("records", "faces", None)])
+def test_report_says_what_the_sticker_classifier_learnt_from(pretrain, stickers, says):
+    from cinesense.config import DataConfig, ExperimentConfig, FusionConfig, MultimodalConfig
+    from cinesense.data.schema import Dataset, Record
+    from cinesense.experiment import Splits
+    from cinesense.fusion.experiment import _data_section
+
+    config = ExperimentConfig(
+        modality="fused", fusion=FusionConfig(image_pretrain=pretrain),
+        data=DataConfig(source="multimodal", multimodal=MultimodalConfig(stickers=stickers, emoji_seed=4)),
+    )
+    part = Dataset([Record("a", "好", "positive", meta={"pair": "none"})], "constructed")
+    text = _data_section(config, Splits(part, part, part))
+    if says is None:
+        assert "learns sticker polarity" not in text
+    else:
+        assert f"learns sticker polarity from the emoji corpus (identity split seed 4, {'its ' if stickers == 'faces' else ''}{says})" in text

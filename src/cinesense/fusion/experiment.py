@@ -198,6 +198,12 @@ def _data_section(config: ExperimentConfig, splits: Splits) -> str:
         text += "\n\n" + CONSTRUCTED_NOTE + "\n\nComments per pair kind: " + "; ".join(
             f"{name} {counts}" for name, counts in kinds.items()
         )
+    if config.fusion.image_pretrain == "emoji":
+        which = "its face / gesture emoji" if config.data.multimodal.stickers == "faces" else "every emoji"
+        text += (
+            f"\n\nThe image branch learns sticker polarity from the emoji corpus (identity split seed "
+            f"{config.data.multimodal.emoji_seed}, {which}), not from the comments' labels; its test emoji stay unseen."
+        )
     return text
 
 
