@@ -61,6 +61,8 @@ def run(name: str, out: Path, extra: list[str] = ()) -> dict:
         probe_rows = dict(zip(kept_eval, proba[:, order]))
         for subset, keep in (("faces & gestures", True), ("other emoji", False)):
             part = [i for i in kept_eval if is_face(records[i].meta["emoji"]) == keep]
+            if not part:
+                continue
             labels = [records[i].label for i in part]
             rows.append((f"  probe, {subset} ({len(part)})", classification_metrics(labels, np.stack([probe_rows[i] for i in part]), clf.classes_)))
             rows.append((f"  Att-VGG16, {subset} ({len(part)})", evaluate(clf, [records[i] for i in part])[0]))
