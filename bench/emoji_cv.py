@@ -34,7 +34,7 @@ from sklearn.preprocessing import StandardScaler
 
 from cinesense.classifier import Classifier
 from cinesense.config import ExperimentConfig, load_config
-from cinesense.data.multimodal import is_face
+from cinesense.data.emoji import is_face
 from cinesense.data.schema import Record
 from cinesense.experiment import load_splits
 

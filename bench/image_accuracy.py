@@ -23,7 +23,7 @@ from sklearn.linear_model import LogisticRegressionCV
 from sklearn.preprocessing import StandardScaler
 
 from cinesense.config import load_config
-from cinesense.data.multimodal import is_face
+from cinesense.data.emoji import is_face
 from cinesense.experiment import evaluate, train_run
 from cinesense.metrics import classification_metrics
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cinesense.data.emoji import build_emoji_corpus, main, stratified_identity_split
+from cinesense.data.emoji import build_emoji_corpus, is_face, main, stratified_identity_split
 from cinesense.data.emoji_ranking import PolarityThresholds, codepoints_of, load_emoji_sentiment
 from cinesense.data.emoji_render import EmojiRenderer, RenderError, font_path_for
 
@@ -168,7 +168,6 @@ def test_face_subset_keeps_only_face_emoji_in_every_split(monkeypatch: pytest.Mo
     """data.emoji_subset = "faces": the identity split's own parts, filtered to face / gesture emoji."""
     import cinesense.experiment as experiment
     from cinesense.config import DataConfig
-    from cinesense.data.multimodal import is_face
 
     small = lambda root, seed: build_emoji_corpus(root, styles=("openmoji",), size=24, limit=40, seed=seed)  # noqa: E731
     monkeypatch.setattr(experiment, "build_emoji_corpus", small)

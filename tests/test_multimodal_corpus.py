@@ -8,12 +8,11 @@ from pathlib import Path
 import pytest
 
 from cinesense.config import DataConfig, MultimodalConfig
-from cinesense.data.emoji import build_emoji_corpus
+from cinesense.data.emoji import build_emoji_corpus, is_face
 from cinesense.data.jsonl import load_jsonl
 from cinesense.data.multimodal import (
     Sticker,
     comment_label,
-    is_face,
     pair_split,
     protocol_summary,
     stickers_from_records,

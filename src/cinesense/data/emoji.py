@@ -49,6 +49,7 @@ __all__ = [
     "EmojiSentiment",
     "PolarityThresholds",
     "build_emoji_corpus",
+    "is_face",
     "load_emoji_sentiment",
     "main",
     "stratified_identity_split",
@@ -57,6 +58,14 @@ __all__ = [
 FORMAT_VERSION = 1
 LABELS = ("negative", "positive")
 _MANAGED = ("images", "identity", "style")
+FACE_RANGES = ((0x1F600, 0x1F64F), (0x1F910, 0x1F92F), (0x1F970, 0x1F97A), (0x263A, 0x263A), (0x2639, 0x2639))
+
+
+def is_face(emoji: str) -> bool:
+    """Whether an emoji is a face / gesture emoji (Emoticons block, supplemental faces, ☺ ☹): the
+    reaction stickers (``data.emoji_subset = "faces"``, ``data.multimodal.stickers = "faces"``)."""
+    code = ord(emoji[0])
+    return any(low <= code <= high for low, high in FACE_RANGES)
 
 
 def stratified_identity_split(

@@ -31,11 +31,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cinesense.data.emoji import is_face
 from cinesense.data.schema import Record
 
 POSITIVE, NEGATIVE = "positive", "negative"
 PAIR_KINDS = ("none", "congruent", "irony", "mockery")
-FACE_RANGES = ((0x1F600, 0x1F64F), (0x1F910, 0x1F92F), (0x1F970, 0x1F97A), (0x263A, 0x263A), (0x2639, 0x2639))
 
 
 @dataclass(frozen=True)
@@ -46,12 +46,6 @@ class Sticker:
     label: str
     emoji: str
     style: str
-
-
-def is_face(emoji: str) -> bool:
-    """Whether an emoji is a face / gesture emoji (Emoticons block, supplemental faces, ☺ ☹)."""
-    code = ord(emoji[0])
-    return any(low <= code <= high for low, high in FACE_RANGES)
 
 
 def comment_label(text_label: str, sticker_labels: Sequence[str]) -> str:
