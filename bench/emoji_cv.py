@@ -9,8 +9,9 @@ so a design can be chosen from its figures: the train+dev images are split into 
 emoji (both renderings of an emoji fall in the same fold); for each fold, each variant of the config
 is trained on the other folds (epochs selected on a further emoji-grouped 15% of them) and predicts
 the held-out fold; with ``data.emoji_subset=faces`` a variant trains on the face / gesture emoji of
-those folds only (the folds stay the same). Each variant runs with ``--seeds`` seeds (mean and spread). Beside the variants, a logistic-regression probe on the average-pooled frozen
-VGG16 features (C by 5-fold CV on the training folds) scores the same folds.
+those folds only (the folds stay the same). Each variant runs with ``--seeds`` seeds (mean and
+spread). Beside the variants, a logistic-regression probe on the average-pooled frozen VGG16
+features (C by 5-fold CV on the training folds) scores the same folds.
 
 Printed: balanced accuracy and ROC-AUC of the out-of-fold predictions, over all emoji and separately
 over the face / gesture emoji (the reaction stickers of the default multimodal corpus) and the rest.
@@ -149,6 +150,7 @@ def main() -> None:
             runs.append(scores(labels, proba, classifier.classes_, faces))
         print(row(f"{name} ({(time.perf_counter() - tick) / args.seeds:.0f} s a seed)", runs), flush=True)
     print(row("linear probe, pooled VGG16 (all emoji)", [scores(labels, probe, classifier.classes_, faces)]))
+
 
 if __name__ == "__main__":
     main()
