@@ -15,6 +15,7 @@ from cinesense import Classifier
 from cinesense.cli import main
 from cinesense.data.schema import Record
 from cinesense.explain import align_tokens, explain_records, overlay, relative, render_page, save_heatmap, shade, shaded, use_color
+from test_classifier_inputs import POSITIVE_TEXT, tiny_fused  # noqa: F401 - fixture
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -96,6 +97,28 @@ def test_page_of_images_embeds_heat_maps_and_reports_bad_images(tiny_image_model
     page = render_page(explain_records(classifier, records), title="t")
     assert page.count('src="data:image/png;base64,') == 1
     assert "bad.png" in page and "is required: this is an image model" in page and "2 could not be read" in page
+
+
+def test_page_shows_the_heat_map_of_every_sticker_of_a_comment(tiny_fused):
+    fused, red, blue = tiny_fused
+    records = [Record("two", POSITIVE_TEXT, None, images=(red, blue)), Record("one", POSITIVE_TEXT, None, images=(blue,)),
+               Record("none", POSITIVE_TEXT, None)]
+    examples = list(explain_records(fused, records))
+    assert [len(e.explanation.image_attentions) for e in examples] == [2, 1, 0]
+    page = render_page(examples, title="t")
+    assert page.count('src="data:image/png;base64,') == 3
+    first = page.index("attention heat map of red.png")
+    assert first < page.index("attention heat map of blue.png") < page.index('id one')
+
+
+def test_page_font_stack_names_cjk_and_emoji_fonts():
+    page = render_page([], title="中文")
+    stack = re.search(r"font-family:([^;]*);", page).group(1)
+    names = [name.strip().strip('"') for name in stack.split(",")]
+    for font in ("Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Microsoft YaHei", "WenQuanYi Micro Hei", "sans-serif"):
+        assert font in names
+    assert any("Emoji" in name for name in names)
+    assert names.index("Noto Sans CJK SC") < names.index("sans-serif")
 
 
 # -------------------------------------------------------------------------------------- the commands

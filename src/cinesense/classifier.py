@@ -39,13 +39,18 @@ ImageInput = Union[ImageSource, Sequence[ImageSource], None]  # one comment's im
 @dataclass
 class Explanation:
     """Why the model decided: the tokens it read and the attention weight of each, and/or the
-    attention map over the image's spatial grid (rows x columns, summing to 1)."""
+    attention map over each image's spatial grid (rows x columns, summing to 1).
+
+    ``image_attentions`` holds one grid per image, in the order the images were given;
+    ``image_attention`` is the first of them (None without an image), kept for compatibility.
+    """
 
     label: str
     probabilities: dict[str, float]
     tokens: list[str] = field(default_factory=list)
     weights: list[float] = field(default_factory=list)
     image_attention: list[list[float]] | None = None
+    image_attentions: list[list[list[float]]] = field(default_factory=list)
 
     def top_tokens(self, k: int = 5) -> list[tuple[str, float]]:
         order = np.argsort(self.weights)[::-1][:k]
@@ -255,8 +260,12 @@ class Classifier:
         return [self.classes_[i] for i in proba.argmax(axis=1)]
 
     @torch.inference_mode()
-    def explain(self, text: str | None = None, image: ImageSource | None = None) -> Explanation:
-        """Prediction with the attention weight of every token and/or the image's attention map."""
+    def explain(self, text: str | None = None, image: ImageInput = None) -> Explanation:
+        """Prediction with the attention weight of every token and/or each image's attention map.
+
+        A fused model takes one image or a list of images (several stickers on one comment) and
+        gives one attention map per image in ``image_attentions``; an image model takes one image.
+        """
         self._check_fitted()
         self.model_.eval()
         if self.modality_ == "fused":
@@ -272,18 +281,19 @@ class Classifier:
             if image is None:
                 raise ValueError("this is an image model: pass image")
             features, attention = self.model_.forward_features(self.image_.stem_outputs(self.model_, [image]))
-            extra = {"image_attention": attention[0].tolist()}
+            extra = {"image_attention": attention[0].tolist(), "image_attentions": [attention[0].tolist()]}
         return self._explanation(self.model_.forward_head(features), extra)
 
-    def _explain_fused(self, text: str | None, image: ImageSource | None) -> Explanation:
+    def _explain_fused(self, text: str | None, image: ImageInput) -> Explanation:
         (comment,) = self._comments([text], [image], 1)
         encoded = self.model_.encode(**collate_comments([comment]))
         extra: dict[str, Any] = {}
         if text:
             tokens = self.text_.tokenizer(text) or ["<empty>"]
             extra.update(tokens=tokens, weights=encoded["token_weights"][0, : len(tokens)].tolist())
-        if image is not None:
-            extra["image_attention"] = encoded["image_attention"][0].tolist()
+        if comment[1]:  # one (h, w) map per image, in the order given
+            grids = [grid.tolist() for grid in encoded["image_attention"]]
+            extra.update(image_attention=grids[0], image_attentions=grids)
         return self._explanation(self.model_.fuse(encoded), extra)
 
     def _explanation(self, logits: torch.Tensor, extra: dict[str, Any]) -> Explanation:

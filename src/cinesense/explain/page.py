@@ -1,5 +1,5 @@
 """One self-contained HTML page explaining a batch of comments: verdict, probabilities, the words
-shaded by attention and the image's heat map (embedded PNG), for ``cinesense explain``."""
+shaded by attention and each image's heat map (embedded PNG), for ``cinesense explain``."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import Any
 from cinesense.data.schema import Record
 from cinesense.explain.heatmap import heatmap_png
 from cinesense.explain.highlight import align_tokens, shaded
-from cinesense.model_inputs import check_inputs, explain_inputs
+from cinesense.model_inputs import check_inputs, explain_inputs, record_image
 
 
 @dataclass
@@ -26,11 +26,13 @@ class Example:
 
 
 def explain_records(classifier: Any, records: Iterable[Record]) -> Iterator[Example]:
-    """Explain each record; a record the model cannot read gets its error instead of stopping the batch."""
+    """Explain each record (a fused model: with every one of its images); a record the model cannot
+    read gets its error instead of stopping the batch."""
     for record in records:
+        image = record_image(classifier.modality_, record.images)
         try:
-            check_inputs(classifier.modality_, record.text, record.image, strict=False)
-            explanation = classifier.explain(**explain_inputs(classifier.modality_, record.text, record.image))
+            check_inputs(classifier.modality_, record.text, image, strict=False)
+            explanation = classifier.explain(**explain_inputs(classifier.modality_, record.text, image))
         except ValueError as error:
             yield Example(record, error=str(error))
         else:
@@ -38,7 +40,9 @@ def explain_records(classifier: Any, records: Iterable[Record]) -> Iterator[Exam
 
 
 STYLE = """
-body { font-family: system-ui, "Noto Sans CJK SC", sans-serif; margin: 2rem auto; max-width: 60rem; color: #222; }
+body { font-family: system-ui, -apple-system, "Segoe UI", "Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC",
+  "Microsoft YaHei", "WenQuanYi Micro Hei", sans-serif, "Noto Color Emoji", "Apple Color Emoji", "Segoe UI Emoji";
+  margin: 2rem auto; max-width: 60rem; color: #222; }
 .example { border: 1px solid #ddd; border-radius: 8px; padding: 1rem; margin: 1rem 0; display: flex; gap: 1rem; }
 .example .body { flex: 1; }
 .meta { color: #666; font-size: 0.85rem; }
@@ -47,6 +51,7 @@ body { font-family: system-ui, "Noto Sans CJK SC", sans-serif; margin: 2rem auto
 .text { font-size: 1.2rem; line-height: 2; margin: 0.5rem 0; }
 .text span.tok { border-radius: 3px; padding: 0.1rem 0.05rem; margin: 0 1px; }
 .error { color: #b00020; }
+.pictures { display: flex; flex-direction: column; gap: 0.5rem; }
 img.heatmap { width: 224px; height: 224px; border-radius: 4px; }
 table.proba td { padding: 0 0.5rem 0 0; }
 """
@@ -60,6 +65,18 @@ def _text_html(text: str, explanation: Any) -> str:
         escaped = html.escape(piece)
         pieces.append(escaped if rgb is None else f'<span class="tok" style="background: rgb{rgb}">{escaped}</span>')
     return "".join(pieces)
+
+
+def _heatmaps_html(record: Record, explanation: Any) -> str:
+    """One heat map per image the model explained (``image_attentions``, in the record's order)."""
+    grids = list(getattr(explanation, "image_attentions", None) or [])
+    if not grids and explanation.image_attention is not None:
+        grids = [explanation.image_attention]
+    pictures = []
+    for path, grid in zip(record.images, grids):
+        png = base64.b64encode(heatmap_png(path, grid, size=224)).decode("ascii")
+        pictures.append(f'<img class="heatmap" alt="attention heat map of {html.escape(path.name)}" src="data:image/png;base64,{png}">')
+    return f'<div class="pictures">{"".join(pictures)}</div>' if pictures else ""
 
 
 def _example_html(example: Example) -> str:
@@ -77,9 +94,7 @@ def _example_html(example: Example) -> str:
         body.append(f'<div class="verdict{wrong}">{html.escape(explanation.label)} {probability:.1%}</div>')
         rows = "".join(f"<tr><td>{html.escape(c)}</td><td>{p:.3f}</td></tr>" for c, p in explanation.probabilities.items())
         body.append(f'<table class="proba">{rows}</table>')
-        if explanation.image_attention is not None and record.image is not None:
-            png = base64.b64encode(heatmap_png(record.image, explanation.image_attention, size=224)).decode("ascii")
-            picture = f'<img class="heatmap" alt="attention heat map of {html.escape(record.image.name)}" src="data:image/png;base64,{png}">'
+        picture = _heatmaps_html(record, explanation)
     if record.text is not None:
         text = _text_html(record.text, explanation) if explanation is not None else html.escape(record.text)
         body.insert(1, f'<div class="text">{text}</div>')
