@@ -3,6 +3,7 @@ and every error path; inference off the event loop."""
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 
@@ -57,13 +58,45 @@ def test_serve_command_builds_the_app_with_its_limits(model_dir, monkeypatch, ca
     from cinesense.cli import main
 
     started = {}
-    monkeypatch.setattr(uvicorn, "run", lambda app, **options: started.update(app=app, **options))
-    assert main(["serve", "--model", str(model_dir), "--port", "8123", "--max-batch", "7", "--log-level", "warning"]) == 0
-    assert (started["host"], started["port"], started["log_level"]) == ("127.0.0.1", 8123, "warning")
-    assert started["app"].state.limits == Limits(max_batch=7)
-    assert f"serving {model_dir}" in capsys.readouterr().out
+
+    def run(server, sockets=None):
+        (sock,) = sockets
+        started.update(config=server.config, address=sock.getsockname(), listening=sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN))
+
+    monkeypatch.setattr(uvicorn.Server, "run", run)
+    assert main(["serve", "--model", str(model_dir), "--port", "0", "--max-batch", "7", "--log-level", "warning"]) == 0
+    host, port = started["address"]
+    assert host == "127.0.0.1" and port > 0 and started["listening"] == 0  # bound, not yet listening: uvicorn listens
+    assert started["config"].log_level == "warning"
+    assert started["config"].app.state.limits == Limits(max_batch=7)
+    assert f"serving {model_dir} (text model) on http://127.0.0.1:{port}/" in capsys.readouterr().out
     assert main(["serve", "--model", str(model_dir), "--max-batch", "0"]) == 2
     assert "max_batch must be at least 1" in capsys.readouterr().err
+
+
+def test_serve_on_a_busy_port_says_so_before_serving(model_dir, monkeypatch, capsys):
+    import uvicorn
+
+    from cinesense.cli import main
+
+    monkeypatch.setattr(uvicorn.Server, "run", lambda *a, **k: pytest.fail("uvicorn must not start on a busy port"))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["serve", "--model", str(model_dir), "--port", str(port)]) == 2
+    out, err = capsys.readouterr()
+    assert "serving" not in out
+    assert err == f"cinesense serve: error: 127.0.0.1:{port} is already in use\n"
+
+
+def test_serve_on_an_unknown_host_is_a_one_line_error(model_dir, capsys):
+    from cinesense.cli import main
+
+    assert main(["serve", "--model", str(model_dir), "--host", "no-such-host.invalid", "--port", "0"]) == 2
+    out, err = capsys.readouterr()
+    assert "serving" not in out
+    assert err.startswith("cinesense serve: error: cannot listen on no-such-host.invalid:0: ") and err.count("\n") == 1
 
 
 def test_model_describes_classes_version_metrics_and_limits(client, classifier):
@@ -240,3 +273,54 @@ def test_predictions_do_not_depend_on_the_route(client, classifier):
     single = [client.post("/v1/predict", json={"text": t}).json()["probabilities"] for t in TEXTS]
     batch = [p["probabilities"] for p in client.post("/v1/predict/batch", json={"items": [{"text": t} for t in TEXTS]}).json()["predictions"]]
     np.testing.assert_allclose([list(p.values()) for p in single], [list(p.values()) for p in batch], atol=1e-6)
+
+
+# ------------------------------------------------------------ documented statuses, every endpoint
+@pytest.mark.parametrize(
+    ("options", "media"),
+    [
+        ({"files": {"items": ("items.json", b'{"items": []}', "application/json")}}, "multipart/form-data"),
+        ({"data": {"items": "[]"}}, "application/x-www-form-urlencoded"),
+        ({"content": b'{"items": []}', "headers": {"content-type": "text/plain"}}, "text/plain"),
+        ({"content": b'{"items": []}'}, "none"),
+    ],
+)
+def test_batch_takes_json_only_anything_else_is_a_415(client, options, media):
+    assert_error(client.post("/v1/predict/batch", **options), 415, says=f"content type '{media}' is not supported")
+    ok = client.post("/v1/predict/batch", content=b'{"items": []}', headers={"content-type": "application/json; charset=utf-8"})
+    assert ok.status_code == 200 and ok.json() == {"predictions": []}
+
+
+def test_batch_body_that_is_not_utf8_json_is_a_400(client):
+    body = '{"items": [{"text": "好'.encode() + b'\xff"}]}'
+    assert_error(client.post("/v1/predict/batch", content=body, headers={"content-type": "application/json"}), 400, says="not valid JSON")
+
+
+def test_openapi_documents_the_batch_body_as_json_only(client):
+    schema = client.get("/openapi.json").json()
+    content = schema["paths"]["/v1/predict/batch"]["post"]["requestBody"]["content"]
+    assert set(content) == {"application/json"}
+    assert content["application/json"]["schema"]["$ref"] == "#/components/schemas/BatchRequest"
+    assert {"BatchRequest", "PredictRequest"} <= set(schema["components"]["schemas"])
+    assert "415" in schema["paths"]["/v1/predict/batch"]["post"]["responses"]
+
+
+@pytest.mark.parametrize(
+    ("headers", "says"),
+    [({"content-type": "multipart/form-data"}, "boundary"), ({"content-type": "multipart/form-data; boundary=xx"}, "multipart")],
+)
+def test_malformed_multipart_is_a_400_with_the_error_body(client, headers, says):
+    assert_error(client.post("/v1/predict", content=b"garbage", headers=headers), 400, says=says)
+
+
+def test_404_and_405_have_the_error_body(client):
+    assert_error(client.get("/v1/nothing"), 404, says="Not Found")
+    response = client.get("/v1/predict/batch")
+    assert_error(response, 405, says="Method Not Allowed")
+    assert response.headers["allow"] == "POST"
+    assert_error(client.post("/healthz"), 405)
+    assert_error(client.post("/v1/model"), 405)
+
+
+def test_a_form_field_sent_twice_is_named(client):
+    assert_error(client.post("/v1/predict", data={"text": ["好看", "难看"]}), 422, field="text", says="2 times")

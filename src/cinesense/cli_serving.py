@@ -156,13 +156,22 @@ def run_serve(args: argparse.Namespace) -> int:
     from cinesense.serve import Limits, create_app
     from cinesense.serve.app import warm_up
 
+    from cinesense.serve.listen import address, bind
+
     if args.threads:
         torch.set_num_threads(args.threads)
     limits = Limits(**{item.name: getattr(args, item.name) for item in fields(Limits)})
-    classifier = Classifier.load(args.model)
-    warm_up(classifier)
-    print(f"serving {args.model} ({classifier.modality_} model) on http://{args.host}:{args.port}/ (API docs at /docs)", flush=True)
-    uvicorn.run(create_app(classifier, limits), host=args.host, port=args.port, log_level=args.log_level)
+    sock = bind(args.host, args.port)  # a busy port fails here, before the model loads and before "serving"
+    try:
+        classifier = Classifier.load(args.model)
+        warm_up(classifier)
+        server = uvicorn.Server(uvicorn.Config(create_app(classifier, limits), host=args.host, port=sock.getsockname()[1],
+                                               log_level=args.log_level))
+        where = address(args.host, sock.getsockname()[1])
+        print(f"serving {args.model} ({classifier.modality_} model) on http://{where}/ (API docs at /docs)", flush=True)
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
     return 0
 
 

@@ -19,8 +19,10 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
+from pydantic.json_schema import models_json_schema
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
 
 from cinesense import __version__
 from cinesense.explain.highlight import align_tokens
@@ -88,9 +90,18 @@ def create_app(classifier: Any, limits: Limits | None = None) -> FastAPI:
             check_image(image, "image", limits)
         return await runner.run(partial(_explain, classifier, text, image, limits))
 
-    @app.post("/v1/predict/batch", response_model=BatchResponse, responses=ERRORS, tags=["model"])
-    async def predict_batch(body: BatchRequest) -> BatchResponse:
-        """Several comments in one call (JSON; images base64). Verdicts only, in the order given."""
+    @app.post(
+        "/v1/predict/batch", response_model=BatchResponse, responses=ERRORS, tags=["model"],
+        openapi_extra={"requestBody": {"required": True, "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/BatchRequest"}},
+        }}},
+    )
+    async def predict_batch(request: Request) -> BatchResponse:
+        """Several comments in one call (JSON only; images base64). Verdicts only, in the order given."""
+        media = _media_type(request)
+        if media != "application/json":
+            raise _unsupported(media, "send application/json (this endpoint takes JSON only)")
+        body = _parse_json(await request.body(), BatchRequest)
         check_batch_size(len(body.items), limits)
         texts, images = [], []
         for i, item in enumerate(body.items):
@@ -110,7 +121,23 @@ def create_app(classifier: Any, limits: Limits | None = None) -> FastAPI:
         return FileResponse(STATIC / "index.html", media_type="text/html; charset=utf-8")
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    _document_bodies(app, BatchRequest, PredictRequest)
     return app
+
+
+def _document_bodies(app: FastAPI, *models: type[BaseModel]) -> None:
+    """Put ``models`` (request bodies the endpoints parse themselves) in the OpenAPI components."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        schema = generate()
+        _, definitions = models_json_schema([(m, "validation") for m in models], ref_template="#/components/schemas/{model}")
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        for name, definition in definitions.get("$defs", {}).items():
+            components.setdefault(name, definition)
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def warm_up(classifier: Any) -> None:
@@ -150,14 +177,27 @@ def _check_comment(modality: str, text: str | None, image: Any, where: str) -> N
         raise ApiError(422, str(error), field=error.field) from None
 
 
+def _media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+def _unsupported(media: str, hint: str) -> ApiError:
+    return ApiError(415, f"content type {media or 'none'!r} is not supported: {hint}")
+
+
+def _parse_json(body: bytes, model: type[BaseModel]) -> Any:
+    """``body`` validated as ``model``: 400 if it is not JSON, 422 naming the field otherwise."""
+    try:
+        return model.model_validate_json(body)
+    except ValidationError as error:
+        raise _validation_error(error.errors()) from None
+
+
 async def _read_comment(request: Request, limits: Limits) -> tuple[str | None, bytes | None]:
     """``(text, image bytes)`` of a JSON or multipart request to /v1/predict."""
-    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    media = _media_type(request)
     if media == "application/json":
-        try:
-            body = PredictRequest.model_validate_json(await request.body())
-        except ValidationError as error:
-            raise _validation_error(error.errors()) from None
+        body = _parse_json(await request.body(), PredictRequest)
         image = decode_base64_image(body.image, "image", limits) if body.image is not None else None
         return body.text, image
     if media in ("multipart/form-data", "application/x-www-form-urlencoded"):
@@ -165,6 +205,9 @@ async def _read_comment(request: Request, limits: Limits) -> tuple[str | None, b
             unknown = sorted(set(form) - {"text", "image"})
             if unknown:
                 raise ApiError(422, f"field '{unknown[0]}' is not known (send 'text' and/or 'image')", field=unknown[0])
+            for name in ("text",):
+                if len(form.getlist(name)) > 1:
+                    raise ApiError(422, f"field '{name}' is sent {len(form.getlist(name))} times: send it once", field=name)
             text, image = form.get("text"), form.get("image")
             if text is not None and not isinstance(text, str):
                 raise ApiError(422, "field 'text' must be a form field, not a file", field="text")
@@ -174,7 +217,7 @@ async def _read_comment(request: Request, limits: Limits) -> tuple[str | None, b
                 raise ApiError(422, "field 'image' must be a file", field="image")
             data = await image.read(limits.max_image_bytes + 1)
             return text, data
-    raise ApiError(415, f"content type {media or 'none'!r} is not supported: send application/json or multipart/form-data")
+    raise _unsupported(media, "send application/json or multipart/form-data")
 
 
 def _decoded(image: bytes | None, field: str, limits: Limits):
@@ -236,6 +279,12 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(_: Request, error: ApiError) -> JSONResponse:
         return JSONResponse(error.body(), status_code=error.status)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_: Request, error: HTTPException) -> JSONResponse:
+        """404, 405, a malformed form, ...: Starlette's refusals, in the service's error body."""
+        return JSONResponse({"detail": str(error.detail), "field": None, "limit": None}, status_code=error.status_code,
+                            headers=error.headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, error: RequestValidationError) -> JSONResponse:
