@@ -159,11 +159,86 @@ def test_manifest_not_json_raises_bundle_error(bundle_copy):
         Classifier.load(bundle_copy)
 
 
+def _edit_manifest(directory, edit) -> dict:
+    path = directory / "manifest.json"
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    edit(manifest)
+    path.write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
+    return manifest
+
+
+def _as_old_bundle(manifest: dict) -> None:
+    """A manifest as written before the file digests were recorded."""
+    del manifest["vocabulary"]["sha256"]
+    manifest.pop("tokenizer_sha256", None)
+
+
 def test_vocabulary_of_wrong_length_raises_bundle_error(bundle_copy, fitted):
     classifier, _ = fitted
+    _edit_manifest(bundle_copy, _as_old_bundle)
     Vocabulary([*classifier.text_.vocabulary.itos, "多余"]).save(bundle_copy / "vocab.json")
     with pytest.raises(BundleError, match="vocabulary has"):
         Classifier.load(bundle_copy)
+
+
+def test_manifest_records_the_vocabulary_digest(fitted):
+    from cinesense.hashing import sha256_file
+
+    _, directory = fitted
+    manifest = json.loads((directory / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["vocabulary"]["file"] == "vocab.json"
+    assert manifest["vocabulary"]["sha256"] == sha256_file(directory / "vocab.json")
+    assert manifest["weights_sha256"] == sha256_file(directory / "model.safetensors")
+
+
+def test_swapped_vocabulary_tokens_raise_bundle_error_naming_the_file(bundle_copy):
+    path = bundle_copy / "vocab.json"
+    itos = json.loads(path.read_text(encoding="utf-8"))
+    itos[2], itos[3] = itos[3], itos[2]  # same size, same tokens: only the digest tells
+    path.write_text(json.dumps(itos, ensure_ascii=False), encoding="utf-8")
+    with pytest.raises(BundleError, match="vocabulary.sha256") as info:
+        Classifier.load(bundle_copy)
+    assert str(path) in str(info.value) and "does not match" in str(info.value)
+
+
+def test_bundle_without_digests_still_loads(bundle_copy, fitted):
+    classifier, _ = fitted
+    _edit_manifest(bundle_copy, _as_old_bundle)
+    loaded = Classifier.load(bundle_copy)
+    np.testing.assert_array_equal(loaded.predict_proba(TEXTS), classifier.predict_proba(TEXTS))
+
+
+def test_vocabulary_is_read_from_the_file_the_manifest_names(bundle_copy, fitted):
+    classifier, _ = fitted
+    (bundle_copy / "vocab.json").rename(bundle_copy / "tokens.json")
+    _edit_manifest(bundle_copy, lambda m: m["vocabulary"].update(file="tokens.json"))
+    assert Classifier.load(bundle_copy).text_.vocabulary.itos == classifier.text_.vocabulary.itos
+    _edit_manifest(bundle_copy, lambda m: m["vocabulary"].update(file="missing.json"))
+    with pytest.raises(BundleError, match="missing.json"):
+        Classifier.load(bundle_copy)
+
+
+@pytest.mark.parametrize("name", ["../vocab.json", "sub/vocab.json", "/etc/passwd", "..", "", 3, "a\\b.json"])
+def test_vocabulary_file_name_must_stay_inside_the_bundle(bundle_copy, name):
+    _edit_manifest(bundle_copy, lambda m: m["vocabulary"].update(file=name))
+    with pytest.raises(BundleError, match="vocabulary.file") as info:
+        Classifier.load(bundle_copy)
+    assert "manifest.json" in str(info.value)
+
+
+def test_tokenizer_files_are_checked_and_stay_inside_the_bundle(tmp_path):
+    stopwords = tmp_path / "stop.txt"
+    stopwords.write_text("的\n", encoding="utf-8")
+    config = load_config(None, [*OVERRIDES, f'text.stopwords="{stopwords}"', "train.epochs=1"])
+    directory = Classifier(config).fit(_dataset(12), progress=False).save(tmp_path / "model")
+    assert Classifier.load(directory).text_.tokenizer.stopwords == str(directory / "stopwords.txt")
+    (directory / "stopwords.txt").write_text("的\n电影\n", encoding="utf-8")
+    with pytest.raises(BundleError, match="tokenizer_sha256.stopwords") as info:
+        Classifier.load(directory)
+    assert str(directory / "stopwords.txt") in str(info.value)
+    _edit_manifest(directory, lambda m: m["tokenizer"].update(stopwords="../stop.txt"))
+    with pytest.raises(BundleError, match="tokenizer.stopwords"):
+        Classifier.load(directory)
 
 
 def test_invalid_vocabulary_raises_bundle_error(bundle_copy):

@@ -1,8 +1,11 @@
 """The model bundle: one directory with a JSON manifest, a JSON vocabulary and safetensors weights.
 
-Loading validates the manifest, the vocabulary, the weights' checksum and every tensor's name and
-shape, and refuses a truncated or mismatched bundle with a message naming the file. Nothing is
-unpickled.
+The manifest records the SHA-256 of the weights (``weights_sha256``) and of every other file it
+names (the vocabulary's ``vocabulary.sha256``, the tokenizer files' ``tokenizer_sha256``). Loading
+validates the manifest, reads each file under the plain file name the manifest gives (no folders, no
+path out of the bundle), checks its digest, the vocabulary, and every tensor's name and shape, and
+refuses a truncated or mismatched bundle with a message naming the file. Bundles written before the
+file digests were recorded load without that check. Nothing is unpickled.
 """
 
 from __future__ import annotations
@@ -64,6 +67,34 @@ def read_manifest(directory: str | Path) -> dict[str, Any]:
     if manifest["format_version"] != FORMAT_VERSION:
         raise BundleError(f"{path}: format_version {manifest['format_version']} is not supported (this cinesense reads {FORMAT_VERSION})")
     return manifest
+
+
+def bundle_file(directory: str | Path, name: Any, field: str) -> Path:
+    """The path of a file the manifest names in ``field``; the name must be a plain file name
+    inside the bundle directory (no folder, no ``..``, not absolute)."""
+    manifest = Path(directory) / MANIFEST
+    if not isinstance(name, str) or not name.strip():
+        raise BundleError(f"{manifest}: field '{field}' must be a file name, got {name!r}")
+    if name in (".", "..") or "/" in name or "\\" in name or "\0" in name or Path(name).name != name or Path(name).is_absolute():
+        raise BundleError(f"{manifest}: field '{field}' must be a plain file name inside the model directory, got {name!r}")
+    return Path(directory) / name
+
+
+def check_sha256(path: Path, expected: Any, field: str) -> None:
+    """Refuse ``path`` unless its SHA-256 is ``expected`` (a manifest's ``field``); ``expected``
+    None (a bundle written before digests were recorded) skips the check."""
+    if expected is None:
+        return
+    if not isinstance(expected, str):
+        raise BundleError(f"{Path(path).parent / MANIFEST}: field '{field}' must be a hex SHA-256 string, got {expected!r}")
+    if not Path(path).is_file():
+        raise BundleError(f"{path}: file missing (the manifest names it in '{field}')")
+    actual = sha256_file(path)
+    if actual != expected.lower():
+        raise BundleError(
+            f"{path}: SHA-256 {actual[:12]}... does not match the manifest's '{field}' ({expected[:12]}...): "
+            "the file was changed, truncated or comes from another model"
+        )
 
 
 def read_weights(directory: str | Path, manifest: dict[str, Any]) -> dict[str, torch.Tensor]:

@@ -12,7 +12,9 @@ from typing import Any
 import torch
 from gensim.models import KeyedVectors
 
+from cinesense.bundle import BundleError, bundle_file, check_sha256
 from cinesense.config import TextConfig, TextModelConfig, Word2VecConfig
+from cinesense.hashing import sha256_file
 from cinesense.text.model import AttBiLSTM, AttBiLSTMConfig, collate_token_ids
 from cinesense.text.tokenize import Tokenizer
 from cinesense.text.vocab import Vocabulary
@@ -69,21 +71,42 @@ class TextBranch:
         return model
 
     def save(self, directory: Path) -> dict[str, Any]:
-        """Write the vocabulary and the tokenizer's files; return the manifest section."""
+        """Write the vocabulary and the tokenizer's files; return the manifest sections, with the
+        SHA-256 of each file written (checked by ``load``)."""
         self.vocabulary.save(directory / VOCABULARY_FILE)
         settings = self.tokenizer.to_dict()
+        digests = {}
         for key, name in TOKENIZER_FILES.items():
             if settings.get(key):
                 shutil.copyfile(settings[key], directory / name)
                 settings[key] = name
-        return {"tokenizer": settings, "vocabulary": {"file": VOCABULARY_FILE, "size": len(self.vocabulary)}}
+                digests[key] = sha256_file(directory / name)
+        vocabulary = {"file": VOCABULARY_FILE, "size": len(self.vocabulary), "sha256": sha256_file(directory / VOCABULARY_FILE)}
+        return {"tokenizer": settings, "tokenizer_sha256": digests, "vocabulary": vocabulary}
 
     @classmethod
     def load(cls, directory: Path, section: dict[str, Any]) -> "TextBranch":
-        """Inverse of ``save``; raises ValueError / OSError naming the file on a bad bundle."""
+        """Inverse of ``save``: the vocabulary from the file the manifest names (a plain file name in
+        ``directory``), each file checked against its recorded SHA-256 (bundles written before the
+        digests were recorded skip that check). Raises ``BundleError`` (or ValueError / OSError)
+        naming the file on a bad bundle."""
         settings = dict(section["tokenizer"])
         settings.setdefault("segmenter", "jieba")  # bundles written before rjieba was an option
+        digests = section.get("tokenizer_sha256") or {}
+        if not isinstance(digests, dict):
+            raise BundleError(f"{directory / 'manifest.json'}: field 'tokenizer_sha256' must be an object")
         for key in TOKENIZER_FILES:
             if settings.get(key):
-                settings[key] = str(directory / settings[key])
-        return cls(Tokenizer(**settings), Vocabulary.load(directory / VOCABULARY_FILE))
+                path = bundle_file(directory, settings[key], f"tokenizer.{key}")
+                check_sha256(path, digests.get(key), f"tokenizer_sha256.{key}")
+                settings[key] = str(path)
+        vocabulary_section = section["vocabulary"]
+        if not isinstance(vocabulary_section, dict):
+            raise BundleError(f"{directory / 'manifest.json'}: field 'vocabulary' must be an object")
+        path = bundle_file(directory, vocabulary_section.get("file", VOCABULARY_FILE), "vocabulary.file")
+        check_sha256(path, vocabulary_section.get("sha256"), "vocabulary.sha256")
+        vocabulary = Vocabulary.load(path)
+        size = vocabulary_section.get("size")
+        if size is not None and size != len(vocabulary):
+            raise BundleError(f"{path}: vocabulary has {len(vocabulary)} tokens, the manifest's 'vocabulary.size' says {size}")
+        return cls(Tokenizer(**settings), vocabulary)
