@@ -110,3 +110,13 @@ def test_real_upload_modes_are_accepted(client):
         buffer = io.BytesIO()
         image.save(buffer, format=fmt)
         assert client.post("/v1/predict", files={"image": (f"x.{fmt.lower()}", buffer.getvalue(), "image/*")}).status_code == 200
+
+
+def test_an_image_model_reads_one_sticker(client):
+    one = client.post("/v1/predict", json={"image": [b64(RED)]}).json()
+    assert one["image_attentions"] == [one["image_attention"]] and one["label"] == "positive"
+    assert_error(client.post("/v1/predict", json={"image": [b64(RED), b64(BLUE)]}), 422, field="image", says="one image")
+    files = [("image", ("red.png", RED, "image/png")), ("image", ("blue.png", BLUE, "image/png"))]
+    assert_error(client.post("/v1/predict", files=files), 422, field="image", says="one image")
+    batch = {"items": [{"image": b64(RED)}, {"image": [b64(RED), b64(BLUE)]}]}
+    assert_error(client.post("/v1/predict/batch", json=batch), 422, field="items[1].image", says="one image")

@@ -118,10 +118,12 @@ def _heatmap_path(image: Path) -> Path:
 def run_explain(args: argparse.Namespace) -> int:
     from cinesense.classifier import Classifier
     from cinesense.data.jsonl import load_jsonl
+    from cinesense.data.schema import check_output_file
     from cinesense.explain import explain_records, write_page
 
-    classifier = Classifier.load(args.model)
+    check_output_file(args.out)  # a folder given as --out: said now, not after the work
     data = load_jsonl(args.data, require_label=False, skip_invalid=args.skip_invalid)
+    classifier = Classifier.load(args.model)
     examples = list(explain_records(classifier, data.records[: args.limit]))
     subtitle = f"model {args.model} ({classifier.modality_}; classes {', '.join(classifier.classes_)}) on {args.data}"
     page = write_page(examples, args.out, title="cinesense: why the model decided", subtitle=subtitle)
@@ -137,7 +139,7 @@ def run_predict_file(args: argparse.Namespace) -> int:
     classifier = Classifier.load(args.model)
     try:
         result = predict_file(classifier, args.data, args.out, batch_size=args.batch_size, skip_invalid=args.skip_invalid,
-                              progress=not args.quiet)
+                              progress=not args.quiet, model_name=str(args.model))
     except KeyboardInterrupt:
         print(f"\ninterrupted; {args.out} holds every finished batch: run the same command to continue", file=sys.stderr)
         return 130
@@ -155,7 +157,6 @@ def run_serve(args: argparse.Namespace) -> int:
     from cinesense.classifier import Classifier
     from cinesense.serve import Limits, create_app
     from cinesense.serve.app import warm_up
-
     from cinesense.serve.listen import address, bind
 
     if args.threads:

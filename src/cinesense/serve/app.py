@@ -28,7 +28,8 @@ from cinesense import __version__
 from cinesense.explain.highlight import align_tokens
 from cinesense.image.loading import ImageError, load_image
 from cinesense.model_inputs import InputError, check_inputs, explain_inputs, proba_inputs
-from cinesense.serve.limits import ApiError, BodySizeLimit, Limits, check_batch_size, check_image, check_text, decode_base64_image
+from cinesense.serve.limits import (ApiError, BodySizeLimit, Limits, check_batch_size, check_image, check_image_count, check_text,
+                                     decode_base64_image)
 from cinesense.serve.runner import InferenceRunner
 from cinesense.serve.schemas import BatchRequest, BatchResponse, ErrorBody, Explained, Health, ModelInfo, PredictRequest
 
@@ -45,7 +46,9 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 MULTIPART_SCHEMA = {
     "type": "object",
-    "properties": {"text": {"type": "string"}, "image": {"type": "string", "format": "binary"}},
+    "properties": {"text": {"type": "string"},
+                   "image": {"type": "array", "items": {"type": "string", "format": "binary"},
+                             "description": "the sticker file(s): repeat the field for several stickers on one comment"}},
 }
 
 
@@ -82,13 +85,12 @@ def create_app(classifier: Any, limits: Limits | None = None) -> FastAPI:
         }}},
     )
     async def predict(request: Request) -> Explained:
-        """One comment, as JSON (``{"text", "image": base64}``) or as multipart form fields ``text`` and ``image`` (a file)."""
-        text, image = await _read_comment(request, limits)
+        """One comment, as JSON (``{"text", "image": base64 or a list}``) or as multipart form fields
+        ``text`` and ``image`` (a file; repeated for several stickers)."""
+        text, images = await _read_comment(request, limits)
         check_text(text, "text", limits)
-        _check_comment(classifier.modality_, text, image, "")
-        if image is not None:
-            check_image(image, "image", limits)
-        return await runner.run(partial(_explain, classifier, text, image, limits))
+        _check_comment(classifier.modality_, text, images, "", limits)
+        return await runner.run(partial(_explain, classifier, text, images, limits))
 
     @app.post(
         "/v1/predict/batch", response_model=BatchResponse, responses=ERRORS, tags=["model"],
@@ -107,13 +109,10 @@ def create_app(classifier: Any, limits: Limits | None = None) -> FastAPI:
         for i, item in enumerate(body.items):
             where = f"items[{i}]."
             check_text(item.text, f"{where}text", limits)
-            _check_comment(classifier.modality_, item.text, item.image, where)
-            image = None
-            if item.image is not None:
-                image = decode_base64_image(item.image, f"{where}image", limits)
-                check_image(image, f"{where}image", limits)
+            item_images = _json_images(item.image, where, limits)
+            _check_comment(classifier.modality_, item.text, item_images, where, limits)
             texts.append(item.text)
-            images.append(image)
+            images.append(item_images)
         return await runner.run(partial(_predict_many, classifier, texts, images, limits))
 
     @app.get("/", include_in_schema=False)
@@ -170,11 +169,43 @@ def _finite(value: Any) -> Any:
     return value
 
 
-def _check_comment(modality: str, text: str | None, image: Any, where: str) -> None:
+class Images(list):
+    """A comment's encoded images (``bytes``), each with the field name that errors give it:
+    ``image`` for one image sent alone, ``image[j]`` for the images of a list (or several files)."""
+
+    def __init__(self, data: list[bytes], field: str, listed: bool) -> None:
+        super().__init__(data)
+        self.field = field
+        self.names = [f"{field}[{j}]" for j in range(len(data))] if listed else [field] * len(data)
+
+
+def _check_comment(modality: str, text: str | None, images: Images, where: str, limits: Limits) -> None:
+    """422 (or 413) naming the field if the comment does not suit the model or its images are over a limit."""
     try:
-        check_inputs(modality, text, image, where=where, strict=True)
+        check_inputs(modality, text, images or None, where=where, strict=True)
     except InputError as error:
         raise ApiError(422, str(error), field=error.field) from None
+    check_image_count(len(images), images.field, limits)
+    if modality == "image" and len(images) > 1:
+        raise ApiError(422, f"field '{images.field}': this image model reads one image per comment, got {len(images)}", field=images.field)
+    for data, name in zip(images, images.names):
+        check_image(data, name, limits)
+
+
+def _json_images(value: str | list[str] | None, where: str, limits: Limits) -> Images:
+    """The images of a JSON comment (``image``: base64, a list of them, or null)."""
+    field = f"{where}image"
+    if value is None or isinstance(value, str):
+        return Images([] if value is None else [decode_base64_image(value, field, limits)], field, listed=False)
+    check_image_count(len(value), field, limits)
+    return Images([decode_base64_image(v, f"{field}[{j}]", limits) for j, v in enumerate(value)], field, listed=True)
+
+
+def _model_image(images: list) -> Any:
+    """The ``image`` argument of the model for a comment's decoded images: None, one, or the list."""
+    if not images:
+        return None
+    return images[0] if len(images) == 1 else list(images)
 
 
 def _media_type(request: Request) -> str:
@@ -193,31 +224,38 @@ def _parse_json(body: bytes, model: type[BaseModel]) -> Any:
         raise _validation_error(error.errors()) from None
 
 
-async def _read_comment(request: Request, limits: Limits) -> tuple[str | None, bytes | None]:
-    """``(text, image bytes)`` of a JSON or multipart request to /v1/predict."""
+async def _read_comment(request: Request, limits: Limits) -> tuple[str | None, Images]:
+    """``(text, images)`` of a JSON or multipart request to /v1/predict."""
     media = _media_type(request)
     if media == "application/json":
         body = _parse_json(await request.body(), PredictRequest)
-        image = decode_base64_image(body.image, "image", limits) if body.image is not None else None
-        return body.text, image
-    if media in ("multipart/form-data", "application/x-www-form-urlencoded"):
-        async with request.form(max_files=2, max_fields=4) as form:
-            unknown = sorted(set(form) - {"text", "image"})
-            if unknown:
-                raise ApiError(422, f"field '{unknown[0]}' is not known (send 'text' and/or 'image')", field=unknown[0])
-            for name in ("text",):
-                if len(form.getlist(name)) > 1:
-                    raise ApiError(422, f"field '{name}' is sent {len(form.getlist(name))} times: send it once", field=name)
-            text, image = form.get("text"), form.get("image")
-            if text is not None and not isinstance(text, str):
-                raise ApiError(422, "field 'text' must be a form field, not a file", field="text")
-            if image is None or image == "" or isinstance(image, UploadFile) and not image.filename and not image.size:
-                return text, None  # a file input left empty
-            if not isinstance(image, UploadFile):
-                raise ApiError(422, "field 'image' must be a file", field="image")
-            data = await image.read(limits.max_image_bytes + 1)
-            return text, data
-    raise _unsupported(media, "send application/json or multipart/form-data")
+        return body.text, _json_images(body.image, "", limits)
+    if media not in ("multipart/form-data", "application/x-www-form-urlencoded"):
+        raise _unsupported(media, "send application/json or multipart/form-data")
+    try:
+        form = await request.form(max_files=limits.max_images, max_fields=4)
+    except HTTPException as error:
+        if "too many files" in str(error.detail).lower():
+            raise ApiError(413, f"field 'image': more than {limits.max_images:,} images on one comment, over the limit "
+                                f"max_images={limits.max_images:,}", field="image", limit="max_images") from None
+        raise
+    try:
+        unknown = sorted(set(form) - {"text", "image"})
+        if unknown:
+            raise ApiError(422, f"field '{unknown[0]}' is not known (send 'text' and/or 'image')", field=unknown[0])
+        texts = form.getlist("text")
+        if len(texts) > 1:
+            raise ApiError(422, f"field 'text' is sent {len(texts)} times: send it once", field="text")
+        text = texts[0] if texts else None
+        if text is not None and not isinstance(text, str):
+            raise ApiError(422, "field 'text' must be a form field, not a file", field="text")
+        files = [f for f in form.getlist("image") if not (f == "" or isinstance(f, UploadFile) and not f.filename and not f.size)]
+        if any(not isinstance(f, UploadFile) for f in files):  # (empty file inputs are left out above)
+            raise ApiError(422, "field 'image' must be a file", field="image")
+        data = [await f.read(limits.max_image_bytes + 1) for f in files]  # type: ignore[union-attr]
+        return text, Images(data, "image", listed=len(data) > 1)
+    finally:
+        await form.close()
 
 
 def _decoded(image: bytes | None, field: str, limits: Limits):
@@ -230,8 +268,12 @@ def _decoded(image: bytes | None, field: str, limits: Limits):
         raise ApiError(422, f"field '{field}': {error.reason}", field=field) from None
 
 
-def _explain(classifier: Any, text: str | None, image: bytes | None, limits: Limits) -> Explained:
-    explanation = classifier.explain(**explain_inputs(classifier.modality_, text, _decoded(image, "image", limits)))
+def _explain(classifier: Any, text: str | None, images: Images, limits: Limits) -> Explained:
+    decoded = [_decoded(data, name, limits) for data, name in zip(images, images.names)]
+    explanation = classifier.explain(**explain_inputs(classifier.modality_, text, _model_image(decoded)))
+    attentions = getattr(explanation, "image_attentions", None)
+    if not attentions and explanation.image_attention is not None:
+        attentions = [explanation.image_attention]  # a classifier that explains one image only
     highlights = align_tokens(text, explanation.tokens, explanation.weights) if text is not None else []
     return Explained(
         label=explanation.label,
@@ -241,11 +283,13 @@ def _explain(classifier: Any, text: str | None, image: bytes | None, limits: Lim
         weights=explanation.weights,
         highlights=[{"text": s.text, "weight": s.weight} for s in highlights],
         image_attention=explanation.image_attention,
+        image_attentions=attentions or [],
     )
 
 
-def _predict_many(classifier: Any, texts: list, images: list, limits: Limits) -> BatchResponse:
-    decoded = [_decoded(image, f"items[{i}].image", limits) for i, image in enumerate(images)]
+def _predict_many(classifier: Any, texts: list, images: list[Images], limits: Limits) -> BatchResponse:
+    decoded = [_model_image([_decoded(data, name, limits) for data, name in zip(item, item.names)])
+               for item in images]
     proba = classifier.predict_proba(**proba_inputs(classifier.modality_, texts, decoded))
     classes = classifier.classes_
     predictions = []

@@ -26,6 +26,7 @@ class Limits:
         max_text_chars: characters of one comment's text.
         max_image_bytes: encoded size of one image (after base64 decoding).
         max_image_pixels: width x height of one image.
+        max_images: images (stickers) on one comment.
         max_batch: comments in one ``/v1/predict/batch`` request.
         max_body_bytes: size of a request body as sent (base64 included).
         max_pending: requests waiting for or in inference; more are answered 503 at once.
@@ -34,6 +35,7 @@ class Limits:
     max_text_chars: int = 2_000
     max_image_bytes: int = 5 * 1024 * 1024
     max_image_pixels: int = 16_000_000
+    max_images: int = 8
     max_batch: int = 64
     max_body_bytes: int = 32 * 1024 * 1024
     max_pending: int = 64
@@ -67,6 +69,11 @@ def over_limit(what: str, value: int, limits: Limits, name: str, field: str | No
 def check_text(text: str | None, field: str, limits: Limits) -> None:
     if text is not None and len(text) > limits.max_text_chars:
         raise over_limit("characters", len(text), limits, "max_text_chars", field)
+
+
+def check_image_count(n: int, field: str, limits: Limits) -> None:
+    if n > limits.max_images:
+        raise over_limit("images on one comment", n, limits, "max_images", field)
 
 
 def check_batch_size(n: int, limits: Limits) -> None:

@@ -11,7 +11,10 @@ class PredictRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     text: str | None = Field(None, description="the comment's text", examples=["这部电影太好看了"])
-    image: str | None = Field(None, description="the attached image (sticker), base64-encoded; a data: URL is accepted")
+    image: str | list[str] | None = Field(
+        None, description="the attached image (sticker), base64-encoded (a data: URL is accepted), or a list of them: several "
+        "stickers on one comment (a fused model; at most the max_images limit)"
+    )
 
 
 class BatchRequest(BaseModel):
@@ -40,7 +43,10 @@ class Explained(Prediction):
     weights: list[float] = Field(default_factory=list, description="the attention weight of each token (they sum to 1)")
     highlights: list[Highlight] = Field(default_factory=list, description="the text cut into pieces, each token's piece with its weight")
     image_attention: list[list[float]] | None = Field(
-        None, description="attention over the image's centre square, rows x columns (sums to 1); null without an image"
+        None, description="attention over the (first) image's centre square, rows x columns (sums to 1); null without an image"
+    )
+    image_attentions: list[list[list[float]]] = Field(
+        default_factory=list, description="one attention grid per image, in the order sent ([] without an image)"
     )
 
 
