@@ -19,7 +19,7 @@ run: install
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-color-emoji) >/dev/null 2>&1 || \
 	  echo "note: fonts-noto-color-emoji not installed; the emoji corpus will have the OpenMoji style only"; fi
 	$(BIN)/cinesense weights fetch
-	$(BIN)/cinesense reproduce --config $(CONFIG) --out $(OUT)
+	$(BIN)/cinesense reproduce --config $(CONFIG) --out $(OUT) --overwrite
 
 test: install
 	$(BIN)/python -m pytest -m "not slow or browser"

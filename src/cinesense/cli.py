@@ -22,7 +22,10 @@ def _add_config_arguments(parser: argparse.ArgumentParser, many: bool = False) -
                             help="experiment config (TOML); repeat it for several data sets: one run each under OUT/NAME, and a combined report")
     else:
         parser.add_argument("--config", type=Path, required=True, help="experiment config (TOML)")
-    parser.add_argument("--out", type=Path, required=True, help="run directory to create")
+    parser.add_argument("--out", type=Path, required=True,
+                        help="run directory to create: missing or empty, unless --overwrite")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace a non-empty --out: the run is written beside it and swapped in only when it succeeds")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config value, e.g. --set train.epochs=3 (repeatable)")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
@@ -74,16 +77,23 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
-    except (ConfigError, DataError, BundleError, WeightsError, FileNotFoundError, ValueError) as error:
+    except (ConfigError, DataError, BundleError, WeightsError, ValueError) as error:
         print(f"cinesense {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:  # a folder where a file was expected, a read-only disk, ...: the path, not a traceback
+        paths = [str(p) for p in (error.filename, error.filename2) if p is not None]
+        shown = f"{' -> '.join(paths)}: {error.strerror or error}" if paths else str(error)
+        print(f"cinesense {args.command}: error: {shown}", file=sys.stderr)
         return 2
 
 
 def run_train(args: argparse.Namespace) -> int:
     from cinesense.experiment import train_run
+    from cinesense.rundir import run_folder
 
     config = load_config(args.config, args.overrides)
-    run = train_run(config, args.out, argv=["cinesense", *sys.argv[1:]], progress=not args.quiet)
+    with run_folder(args.out, overwrite=args.overwrite) as folder:  # in place only when training succeeds
+        run = train_run(config, folder, argv=["cinesense", *sys.argv[1:]], progress=not args.quiet)
     dev = run.metrics.get("dev")
     shown = f"; dev accuracy {dev['accuracy']:.4f}, macro-F1 {dev['macro_f1']:.4f}" if dev else ""
     print(f"saved model to {args.out} ({run.seconds:.0f}s{shown})")
@@ -110,14 +120,16 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 def run_reproduce(args: argparse.Namespace) -> int:
     from cinesense.pipeline import reproduce, reproduce_many
+    from cinesense.rundir import run_folder
 
     configs = [load_config(path, args.overrides) for path in args.config]
     argv = ["cinesense", *sys.argv[1:]]
-    if len(configs) == 1:
-        report = reproduce(configs[0], args.out, argv=argv, progress=not args.quiet)
-    else:
-        report = reproduce_many(configs, args.out, argv=argv, progress=not args.quiet)
-    print(f"report written to {report}")
+    with run_folder(args.out, overwrite=args.overwrite) as folder:  # the whole --out (every OUT/NAME) is one unit
+        if len(configs) == 1:
+            report = reproduce(configs[0], folder, argv=argv, progress=not args.quiet)
+        else:
+            report = reproduce_many(configs, folder, argv=argv, progress=not args.quiet)
+    print(f"report written to {args.out / report.relative_to(folder)}")
     return 0
 
 
@@ -130,12 +142,21 @@ def run_weights(args: argparse.Namespace) -> int:
 
 
 def run_clean(args: argparse.Namespace) -> int:
+    import os
+
     from cinesense.data.jsonl import load_jsonl, write_jsonl
+    from cinesense.data.schema import check_input_file, check_output_file
     from cinesense.image.clean import clean_images, write_clean_report
 
+    report_path = args.report or args.out.with_suffix(".dropped.jsonl")
+    for path in (args.out, report_path):  # checked before any work: a folder, or the input itself
+        check_output_file(path)
+        if path.exists() and check_input_file(args.data) and os.path.samefile(path, args.data):
+            raise DataError(f"{path} is the input file {args.data}; --out and --report must name other files")
     records = load_jsonl(args.data, require_label=False).records
     blocklist = frozenset()
     if args.blocklist:
+        check_input_file(args.blocklist)
         blocklist = frozenset(line.strip().lower() for line in args.blocklist.read_text(encoding="utf-8").splitlines() if line.strip())
     pairs = [(r.id, path) for r in records for path in r.images]
     result = clean_images(
@@ -144,7 +165,7 @@ def run_clean(args: argparse.Namespace) -> int:
     )
     dropped_ids = {item[0] for item, _ in result.dropped}
     write_jsonl([r for r in records if r.id not in dropped_ids], args.out)
-    report = write_clean_report(result, args.report or args.out.with_suffix(".dropped.jsonl"))
+    report = write_clean_report(result, report_path)
     counts = ", ".join(f"{k} {v}" for k, v in result.reason_counts().items()) or "nothing"
     print(f"kept {len(records) - len(dropped_ids)} of {len(records)} records; dropped: {counts}; details in {report}")
     return 0

@@ -235,6 +235,6 @@ def train_run(config: ExperimentConfig, out: str | Path, argv: list[str] | None 
         save_vectors(classifier.text_.vectors, out / "word2vec.bin")
     if classifier.skipped_:
         write_json(out / "skipped_images.json", classifier.skipped_)
-        say(progress, f"{len(classifier.skipped_)} unreadable image(s) left out: see {out / 'skipped_images.json'}")
+        say(progress, f"{len(classifier.skipped_)} unreadable image(s) left out: see skipped_images.json in the run folder")
     classifier.save(out, metrics=metrics, provenance={**provenance, "data": splits.summary()})
     return TrainedRun(classifier, splits, metrics, seconds)

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
+import secrets
+import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -41,3 +46,92 @@ def record_run(directory: str | Path, config: ExperimentConfig, argv: list[str] 
     revision = git_revision()
     (directory / "git_revision.txt").write_text(revision + "\n", encoding="utf-8")
     return {"command": command, "git_revision": revision}
+
+
+class RunFolderError(ValueError):
+    """``--out`` cannot be written: it is a file, a non-empty folder (without ``--overwrite``), or
+    a folder that holds the current directory; the message names the path."""
+
+
+PARTIAL = ".partial-"  # in the name of the sibling folder a run is written into before it is renamed
+REPLACED = ".replaced-"  # in the name of the old run folder while it is swapped out
+
+
+def check_out_folder(target: str | Path, overwrite: bool = False) -> Path:
+    """Raise :class:`RunFolderError` unless ``target`` may become a run folder: missing, an empty
+    folder, or (with ``overwrite``) a folder to replace. Returns the absolute target (a symbolic
+    link is followed, so the folder it points to is the one replaced)."""
+    shown = Path(target)
+    path = Path(os.path.abspath(shown))
+    if path.is_symlink():
+        path = path.resolve()
+    if path.exists() and not path.is_dir():
+        raise RunFolderError(f"--out {shown}: is a file, not a folder")
+    if path.parent == path:
+        raise RunFolderError(f"--out {shown}: a run cannot replace the file-system root")
+    here = Path.cwd().resolve()
+    if path.resolve() == here or path.resolve() in here.parents:
+        raise RunFolderError(f"--out {shown}: holds the current directory; give a folder of its own")
+    parent = path.parent
+    while not parent.exists() and parent.parent != parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise RunFolderError(f"--out {shown}: {parent} is a file, not a folder")
+    if path.is_dir() and any(path.iterdir()) and not overwrite:
+        held = sorted(p.name for p in path.iterdir())
+        listed = ", ".join(held[:5]) + (f" and {len(held) - 5} more" if len(held) > 5 else "")
+        raise RunFolderError(
+            f"--out {shown}: folder is not empty (holds {listed}); pass --overwrite to replace it, or choose another folder"
+        )
+    return path
+
+
+@contextmanager
+def run_folder(target: str | Path, overwrite: bool = False) -> Iterator[Path]:
+    """Write a run into a fresh sibling folder of ``target`` and put it in ``target``'s place only
+    when the block succeeds.
+
+    Yields the temporary folder (``.NAME.partial-XXXX`` beside ``target``). On success the old
+    ``target`` (if any; only with ``overwrite`` unless empty) is renamed aside, the new one renamed
+    in, and the old one deleted: readers see either the whole old run or the whole new one, never a
+    mix. On failure (any exception, Ctrl-C included) the temporary folder is removed and an existing
+    ``target`` is left untouched. What the block writes into files must not name the temporary
+    folder: record relative paths, or the final ``target``."""
+    path = check_out_folder(target, overwrite)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.parent / f".{path.name}{PARTIAL}{os.getpid()}-{secrets.token_hex(4)}"
+    temporary.mkdir()  # honours the umask, unlike tempfile.mkdtemp's 0700
+    try:
+        yield temporary
+    except BaseException:
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise
+    try:
+        _replace(temporary, path, Path(target), overwrite)
+    except RunFolderError:
+        raise  # the target changed under the run: the new run stays in the temporary folder, which the message names
+    except BaseException:
+        shutil.rmtree(temporary, ignore_errors=True)  # the old run (if any) is back in place
+        raise
+
+
+def _replace(new: Path, path: Path, shown: Path, overwrite: bool) -> None:
+    if not path.exists():
+        os.rename(new, path)
+        return
+    if not path.is_dir():
+        raise RunFolderError(f"--out {shown}: became a file during the run; the new run is in {new}")
+    if not any(path.iterdir()):
+        path.rmdir()
+        os.rename(new, path)
+        return
+    if not overwrite:
+        raise RunFolderError(f"--out {shown}: another process filled the folder during the run; the new run is in {new}")
+    old = path.parent / f".{path.name}{REPLACED}{os.getpid()}-{secrets.token_hex(4)}"
+    os.rename(path, old)
+    try:
+        os.rename(new, path)
+    except BaseException:
+        os.rename(old, path)  # put the old run back
+        raise
+    shutil.rmtree(old, ignore_errors=True)
