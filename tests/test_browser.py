@@ -1,6 +1,7 @@
 """The web page for real: Debian's headless Chromium, driven by Playwright, against the service
 running under uvicorn on 127.0.0.1. The page loads, a prediction shows, the words are highlighted,
-and a dropped or pasted sticker gets its heat map."""
+a dropped or pasted sticker gets its heat map, several stickers get one heat map each, and an error
+or a new request never leaves the previous verdict on the page."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from conftest import tiny_sticker
+from test_serve_fused import tiny_fused_model
 
 CHROMIUM = Path("/usr/bin/chromium")
 LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -58,6 +60,11 @@ def text_server(tiny_text_model):
 @pytest.fixture(scope="module")
 def image_server(tiny_image_model):
     yield from _serve(tiny_image_model)
+
+
+@pytest.fixture(scope="module")
+def fused_server(tiny_text_model, tiny_image_model, tmp_path_factory):
+    yield from _serve(tiny_fused_model(tiny_text_model, tiny_image_model, tmp_path_factory.mktemp("tiny-fused")))
 
 
 @pytest.fixture(scope="module")
@@ -112,31 +119,128 @@ def test_an_error_is_shown_not_thrown(text_server, page):
     assert page.is_hidden("#result")
 
 
-def _heatmap_is_drawn(page) -> bool:
-    return page.evaluate("""() => {
-        const data = document.getElementById('heatmap').getContext('2d').getImageData(0, 0, 320, 320).data;
+def _heatmap_is_drawn(page, index: int = 0) -> bool:
+    return page.evaluate("""(index) => {
+        const canvas = document.querySelectorAll('#heat canvas.heatmap')[index];
+        const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
         let coloured = 0;
         for (let i = 0; i < data.length; i += 4) if (Math.abs(data[i] - data[i + 2]) > 30) coloured++;
         return coloured > 1000;
-    }""")
+    }""", index)
+
+
+def _drop(page, tmp_path, *colours):
+    """Drop one PNG sticker per colour on the sticker zone, in one drop."""
+    files = [base64.b64encode(tiny_sticker(tmp_path / f"s{i}.png", colour).read_bytes()).decode() for i, colour in enumerate(colours)]
+    page.evaluate("""async (files) => {
+        const transfer = new DataTransfer();
+        files.forEach((b64, i) => transfer.items.add(new File([Uint8Array.from(atob(b64), c => c.charCodeAt(0))], `s${i}.png`, {type: 'image/png'})));
+        document.getElementById('drop').dispatchEvent(new DragEvent('drop', {dataTransfer: transfer, bubbles: true, cancelable: true}));
+    }""", files)
+
+
+def _result_is_cleared(page) -> None:
+    assert page.is_hidden("#result")
+    assert page.inner_text("#verdict") == "" and page.inner_text("#probability") == ""
+    assert page.locator("#bars .bar").count() == 0
+    assert page.locator("#highlights span").count() == 0
+    assert page.locator("#heat canvas").count() == 0
+
+
+def test_an_error_clears_the_previous_verdict_and_words(text_server, page):
+    page.goto(text_server + "/")
+    page.wait_for_selector("body[data-state=ready]")
+    page.fill("#text", "这部电影真的好看！")
+    page.click("#predict")
+    page.wait_for_selector("body[data-state=done]")
+    assert page.is_visible("#result")
+    page.fill("#text", "")
+    page.click("#predict")
+    page.wait_for_selector("#error:not([hidden])")
+    assert "field 'text' is required" in page.inner_text("#error")
+    _result_is_cleared(page)
+
+
+def test_a_failed_request_clears_the_previous_heat_map(image_server, page, tmp_path):
+    page.goto(image_server + "/")
+    page.wait_for_selector("body[data-state=ready]")
+    _drop(page, tmp_path, (220, 60, 40))
+    page.click("#predict")
+    page.wait_for_selector("body[data-state=done]")
+    assert _heatmap_is_drawn(page)
+    page.route("**/v1/predict", lambda route: route.abort())
+    page.click("#predict")
+    page.wait_for_selector("#error:not([hidden])")
+    assert "the request failed" in page.inner_text("#error")
+    _result_is_cleared(page)
+
+
+def test_a_new_request_hides_the_previous_verdict_while_it_runs(text_server, page):
+    page.goto(text_server + "/")
+    page.wait_for_selector("body[data-state=ready]")
+    page.fill("#text", "这部电影真的好看！")
+    page.click("#predict")
+    page.wait_for_selector("body[data-state=done]")
+    held = []
+    page.route("**/v1/predict", lambda route: held.append(route))  # the next request waits until released
+    page.fill("#text", "剧情无聊，失望")
+    with page.expect_request("**/v1/predict"):
+        page.click("#predict")
+    page.wait_for_selector("#predict:disabled")
+    _result_is_cleared(page)
+    assert held, "the request was not intercepted"
+    held[0].continue_()
+    page.wait_for_selector("body[data-state=done]")
+    assert page.inner_text("#verdict") == "negative"
+
+
+def test_several_stickers_get_one_heat_map_each(fused_server, page, tmp_path):
+    page.goto(fused_server + "/")
+    page.wait_for_selector("body[data-state=ready]")
+    page.fill("#text", "这部电影真的好看！")
+    _drop(page, tmp_path, (220, 60, 40), (40, 60, 220))
+    assert page.locator("#previews img").count() == 2
+    page.click("#predict")
+    page.wait_for_selector("body[data-state=done]")
+    assert page.locator("#heat canvas.heatmap").count() == 2
+    assert _heatmap_is_drawn(page, 0) and _heatmap_is_drawn(page, 1)
+    page.click("#clear-image")
+    assert page.locator("#previews img").count() == 0
+
+
+def test_an_image_model_keeps_one_sticker(image_server, page, tmp_path):
+    page.goto(image_server + "/")
+    page.wait_for_selector("body[data-state=ready]")
+    _drop(page, tmp_path, (220, 60, 40))
+    _drop(page, tmp_path, (40, 60, 220))
+    assert page.locator("#previews img").count() == 1
+    page.click("#predict")
+    page.wait_for_selector("body[data-state=done]")
+    assert page.inner_text("#verdict") == "negative"  # the blue one, dropped last
+    assert page.locator("#heat canvas.heatmap").count() == 1
+
+
+def test_chinese_and_emoji_have_a_named_font_stack(text_server, page):
+    page.goto(text_server + "/")
+    page.wait_for_selector("body[data-state=ready]")
+    body = page.evaluate("getComputedStyle(document.body).fontFamily")
+    for family in ("Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Microsoft YaHei", "WenQuanYi Micro Hei", "Noto Color Emoji"):
+        assert family in body, body
+    assert "sans-serif" in body
+    for element in ("#text", "#predict"):  # form controls do not inherit fonts by default
+        assert page.evaluate(f"getComputedStyle(document.querySelector('{element}')).fontFamily") == body
 
 
 def test_a_dropped_sticker_gets_verdict_and_heat_map(image_server, page, tmp_path):
-    sticker = base64.b64encode(tiny_sticker(tmp_path / "red.png", (220, 60, 40)).read_bytes()).decode()
     page.goto(image_server + "/")
     page.wait_for_selector("body[data-state=ready]")
     assert page.is_hidden("#text-box") and page.is_visible("#drop")
-    page.evaluate("""async (b64) => {
-        const bytes = Uint8Array.from(atob(b64), c => c.charCodeAt(0));
-        const transfer = new DataTransfer();
-        transfer.items.add(new File([bytes], 'red.png', {type: 'image/png'}));
-        document.getElementById('drop').dispatchEvent(new DragEvent('drop', {dataTransfer: transfer, bubbles: true, cancelable: true}));
-    }""", sticker)
-    assert page.is_visible("#preview")
+    _drop(page, tmp_path, (220, 60, 40))
+    assert page.is_visible("#previews img")
     page.click("#predict")
     page.wait_for_selector("body[data-state=done]")
     assert page.inner_text("#verdict") == "positive"
-    assert page.is_visible("#heatmap") and _heatmap_is_drawn(page)
+    assert page.is_visible("#heat canvas.heatmap") and _heatmap_is_drawn(page)
 
 
 def test_a_pasted_sticker_is_taken(image_server, page, tmp_path):

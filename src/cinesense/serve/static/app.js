@@ -1,12 +1,16 @@
-// The cinesense page: type a comment, drop / paste / choose a sticker, see the verdict, the
-// probability, the words shaded by attention and the image's attention heat map.
+// The cinesense page: type a comment, drop / paste / choose stickers, see the verdict, the
+// probability, the words shaded by attention and each sticker's attention heat map. An error, or a
+// new request, clears the previous verdict first: nothing on the page belongs to another request.
 // Plain browser JavaScript, no build step. Colours follow cinesense/explain (highlight.py, heatmap.py).
 "use strict";
 
 const $ = (id) => document.getElementById(id);
 const FLOOR = 0.1; // below this share of the strongest weight a word is left unshaded
-let sticker = null; // the File to send
+let stickers = []; // the Files to send (an image model reads one; a fused model several)
+let previewUrls = [];
 let modality = "text";
+let maxImages = 8;
+let busy = false;
 
 function shadeColour(strength) { // pale yellow (weak) to red (strongest), as explain/highlight.py
   const s = Math.min(Math.max(strength, 0), 1);
@@ -18,9 +22,24 @@ function jet(x) { // matplotlib's "jet", piecewise linear
   return [c(1.5 - Math.abs(4 * x - 3)), c(1.5 - Math.abs(4 * x - 2)), c(1.5 - Math.abs(4 * x - 1))];
 }
 
+function clearResult() { // the previous verdict, bars, shaded words and heat maps
+  $("result").hidden = true;
+  $("verdict").textContent = "";
+  $("probability").textContent = "";
+  $("bars").replaceChildren();
+  $("highlights").replaceChildren();
+  $("words").hidden = true;
+  $("heatmaps").replaceChildren();
+  $("heat").hidden = true;
+}
+
 function showError(message) {
   $("error").textContent = message;
   $("error").hidden = !message;
+  if (message) {
+    clearResult();
+    document.body.dataset.state = "error";
+  }
 }
 
 async function loadModel() {
@@ -33,29 +52,45 @@ async function loadModel() {
     $("text-box").hidden = modality === "image";
     $("drop").hidden = modality === "text";
     $("text").maxLength = info.limits.max_text_chars;
+    if (info.limits.max_images) maxImages = info.limits.max_images;
   } catch (error) {
     $("model").textContent = "the model's description could not be loaded";
   }
 }
 
-function setSticker(file) {
-  if (!file || !file.type.startsWith("image/")) {
+function addStickers(files) { // an image model keeps the last one; a fused model adds them, up to max_images
+  const images = [...files].filter((file) => file && file.type.startsWith("image/"));
+  if (images.length === 0) {
     showError("that is not an image");
     return;
   }
   showError("");
-  sticker = file;
-  $("preview").src = URL.createObjectURL(file);
-  $("preview").hidden = false;
-  $("clear-image").hidden = false;
+  let kept = modality === "image" ? [images[images.length - 1]] : [...stickers, ...images];
+  if (kept.length > maxImages) {
+    kept = kept.slice(0, maxImages);
+    showError(`at most ${maxImages} stickers on one comment`);
+  }
+  stickers = kept;
+  renderPreviews();
 }
 
-function clearSticker() {
-  sticker = null;
+function renderPreviews() {
+  previewUrls.forEach((url) => URL.revokeObjectURL(url));
+  previewUrls = stickers.map((file) => URL.createObjectURL(file));
+  $("previews").replaceChildren(...previewUrls.map((url, i) => {
+    const image = document.createElement("img");
+    image.src = url;
+    image.alt = `sticker ${i + 1}`;
+    return image;
+  }));
+  $("clear-image").hidden = stickers.length === 0;
+  $("clear-image").textContent = stickers.length > 1 ? "remove all" : "remove";
+}
+
+function clearStickers() {
+  stickers = [];
   $("file").value = "";
-  $("preview").hidden = true;
-  $("preview").removeAttribute("src");
-  $("clear-image").hidden = true;
+  renderPreviews();
 }
 
 function renderHighlights(highlights) {
@@ -90,8 +125,13 @@ function bilinear(grid, size) { // grid (h x w) -> size x size, pixel centres al
   return out;
 }
 
-async function renderHeatmap(file, attention) {
-  const canvas = $("heatmap"), size = canvas.width, context = canvas.getContext("2d");
+async function renderHeatmap(file, attention, index) { // a new canvas in #heatmaps
+  const canvas = document.createElement("canvas");
+  canvas.className = "heatmap";
+  canvas.width = canvas.height = 320;
+  canvas.setAttribute("aria-label", `attention heat map of sticker ${index + 1}`);
+  $("heatmaps").appendChild(canvas);
+  const size = canvas.width, context = canvas.getContext("2d");
   const image = await createImageBitmap(file);
   const side = Math.min(image.width, image.height); // the centre square: what the model sees
   context.fillStyle = "#fff";
@@ -126,15 +166,20 @@ function renderBars(probabilities) {
 
 async function classify(event) {
   event.preventDefault();
+  if (busy) return; // Ctrl+Enter while a request runs
   const text = $("text").value.trim();
+  const sent = modality === "text" ? [] : [...stickers]; // the stickers of this request, whatever is dropped meanwhile
   const form = new FormData();
   if (text && modality !== "image") form.append("text", text);
-  if (sticker && modality !== "text") form.append("image", sticker);
+  for (const file of sent) form.append("image", file);
+  busy = true;
   $("predict").disabled = true;
   showError("");
+  clearResult();
+  document.body.dataset.state = "busy";
   try {
     const response = await fetch("/v1/predict", { method: "POST", body: form });
-    const body = await response.json();
+    const body = await response.json().catch(() => ({}));
     if (!response.ok) {
       showError(body.detail || `error ${response.status}`);
       return;
@@ -143,13 +188,14 @@ async function classify(event) {
     $("probability").textContent = `${(body.probability * 100).toFixed(1)}%`;
     renderBars(body.probabilities);
     renderHighlights(body.highlights || []);
-    $("heat").hidden = true;
     $("result").hidden = false;
-    if (body.image_attention && sticker) await renderHeatmap(sticker, body.image_attention);
+    const attentions = body.image_attentions || (body.image_attention ? [body.image_attention] : []);
+    for (let i = 0; i < Math.min(attentions.length, sent.length); i++) await renderHeatmap(sent[i], attentions[i], i);
     document.body.dataset.state = "done";
   } catch (error) {
     showError(`the request failed: ${error}`);
   } finally {
+    busy = false;
     $("predict").disabled = false;
   }
 }
@@ -160,21 +206,24 @@ function wire() {
   $("text").addEventListener("keydown", (event) => {
     if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) $("form").requestSubmit();
   });
-  $("file").addEventListener("change", () => $("file").files[0] && setSticker($("file").files[0]));
-  $("clear-image").addEventListener("click", clearSticker);
+  $("file").addEventListener("change", () => {
+    if ($("file").files.length) addStickers($("file").files);
+    $("file").value = ""; // choosing the same file again adds it again
+  });
+  $("clear-image").addEventListener("click", clearStickers);
   drop.addEventListener("click", (event) => { if (event.target === drop) $("file").click(); });
   drop.addEventListener("dragover", (event) => { event.preventDefault(); drop.classList.add("over"); });
   drop.addEventListener("dragleave", () => drop.classList.remove("over"));
   drop.addEventListener("drop", (event) => {
     event.preventDefault();
     drop.classList.remove("over");
-    if (event.dataTransfer.files.length) setSticker(event.dataTransfer.files[0]);
+    if (event.dataTransfer.files.length) addStickers(event.dataTransfer.files);
   });
   document.addEventListener("paste", (event) => {
-    const item = [...(event.clipboardData?.items || [])].find((i) => i.kind === "file" && i.type.startsWith("image/"));
-    if (item && modality !== "text") {
+    const items = [...(event.clipboardData?.items || [])].filter((i) => i.kind === "file" && i.type.startsWith("image/"));
+    if (items.length && modality !== "text") {
       event.preventDefault();
-      setSticker(item.getAsFile());
+      addStickers(items.map((i) => i.getAsFile()));
     }
   });
 }
