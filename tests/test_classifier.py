@@ -51,7 +51,7 @@ def bundle_copy(fitted, tmp_path):
     return shutil.copytree(directory, tmp_path / "model")
 
 
-TEXTS = ["这部 电影 真的 好看", "剧情 无聊", "我很喜欢这部电影", "演员 垃圾 失望", "！！！", "完全没见过的词"]
+TEXTS = ["这部 电影 真的 好看", "剧情 无聊", "我很喜欢这部电影", "演员 垃圾 失望", "好看！！！😡", "完全没见过的词"]
 
 
 def test_fit_sets_state_and_training_loss_goes_down(fitted):
@@ -111,10 +111,38 @@ def test_explain_one_weight_per_token(fitted):
     assert len(explanation.top_tokens(2)) == 2
 
 
-def test_explain_text_without_tokens(fitted):
+@pytest.mark.parametrize("text", ["！！！", "😡😡", "\u0000\u0000", "http://example.com/a"])
+def test_text_without_words_is_refused_not_given_a_constant_answer(fitted, text):
     classifier, _ = fitted
-    explanation = classifier.explain("！！！")
-    assert explanation.tokens == ["<empty>"] and explanation.weights == pytest.approx([1.0])
+    for call in (lambda: classifier.explain(text), lambda: classifier.predict_proba(["好看", text])):
+        with pytest.raises(ValueError, match="no word the model reads") as info:
+            call()
+        assert "emoji" in str(info.value) and "attach them as images" in str(info.value)
+    with pytest.raises(ValueError, match=r"texts\[1\]"):
+        classifier.predict(["好看", text])
+
+
+@pytest.mark.parametrize("text", ["", "   ", "\n\t"])
+def test_empty_text_is_refused_naming_the_argument(fitted, text):
+    classifier, _ = fitted
+    with pytest.raises(ValueError, match=r"'texts\[2\]' is empty"):
+        classifier.predict_proba(["好看", "无聊", text])
+    with pytest.raises(ValueError, match="'text' is empty"):
+        classifier.explain(text)
+
+
+def test_training_still_reads_a_text_without_words(tmp_path):
+    """Training data is read as before the input rule (the default corpus has 7 such reviews)."""
+    config = load_config(None, [*OVERRIDES, "train.epochs=1"])
+    records = [*_dataset(12), Record(id="w", text="。", label="negative"), Record(id="u", text=":)", label="positive")]
+    classifier = Classifier(config).fit(records, progress=False)
+    proba, kept = classifier.predict_records(records)
+    assert kept == list(range(len(records))) and proba.shape == (len(records), 2)
+
+
+def test_emoji_inside_a_text_with_words_are_left_out(fitted):
+    classifier, _ = fitted
+    assert classifier.explain("好看😡").tokens == classifier.explain("好看").tokens == ["好看"]
 
 
 def test_save_load_round_trip(fitted):

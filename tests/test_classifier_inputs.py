@@ -62,3 +62,59 @@ def test_explain_without_image_has_no_attention_maps(tiny_fused, tiny_text_model
     assert Classifier.load(tiny_text_model).explain(POSITIVE_TEXT).image_attentions == []
     image = Classifier.load(tiny_image_model).explain(image=red)
     assert image.image_attentions == [image.image_attention]
+
+
+# ------------------------------------------------------- inputs a model does not read are refused
+
+
+def test_text_model_refuses_images_naming_the_argument(tiny_text_model, tiny_fused):
+    _, red, _ = tiny_fused
+    classifier = Classifier.load(tiny_text_model)
+    with pytest.raises(ValueError, match=r"'images\[1\]': this text model does not read images"):
+        classifier.predict([POSITIVE_TEXT, POSITIVE_TEXT], images=[None, red])
+    with pytest.raises(ValueError, match=r"'images\[0\]'"):
+        classifier.predict_proba([POSITIVE_TEXT], images=[[red]])
+    with pytest.raises(ValueError, match="'image': this text model does not read images"):
+        classifier.explain(POSITIVE_TEXT, image=red)
+    # entries without an image are no image: aligned calls shared with a fused model still work
+    assert classifier.predict([POSITIVE_TEXT], images=[None]) == classifier.predict([POSITIVE_TEXT])
+    assert classifier.predict([POSITIVE_TEXT], images=[[]]) == classifier.predict([POSITIVE_TEXT])
+
+
+def test_image_model_refuses_texts_naming_the_argument(tiny_image_model, tiny_fused):
+    _, red, _ = tiny_fused
+    classifier = Classifier.load(tiny_image_model)
+    with pytest.raises(ValueError, match=r"'texts\[0\]': this image model does not read text"):
+        classifier.predict([POSITIVE_TEXT], images=[red])
+    with pytest.raises(ValueError, match="'text': this image model does not read text"):
+        classifier.explain(POSITIVE_TEXT, image=red)
+    with pytest.raises(ValueError, match=r"'images\[1\]' is required"):
+        classifier.predict_proba(images=[red, None])
+    with pytest.raises(ValueError, match="'image'.*not a list"):
+        classifier.explain(image=[red, red])
+    assert classifier.predict([None], images=[red]) == classifier.predict(images=[red])
+
+
+# ------------------------------------------------ a fused model reads a text without words as no text
+
+
+@pytest.mark.parametrize("wordless", ["😡😡", "\u0000\u0000", "！？"])
+def test_fused_model_reads_a_text_without_words_as_no_text(tiny_fused, wordless):
+    fused, red, blue = tiny_fused
+    image_only = fused.predict_proba([None], [blue])
+    np.testing.assert_allclose(fused.predict_proba([wordless], [blue]), image_only, atol=1e-12)
+    explanation = fused.explain(wordless, blue)
+    assert explanation.tokens == [] and explanation.weights == []
+    assert explanation.probabilities == pytest.approx(dict(zip(fused.classes_, image_only[0])))
+    with pytest.raises(ValueError, match=r"'texts\[1\]' has no word the model reads.*no image either"):
+        fused.predict([POSITIVE_TEXT, wordless], [None, None])
+    with pytest.raises(ValueError, match="'text' has no word the model reads"):
+        fused.explain(wordless)
+
+
+def test_fused_model_refuses_an_empty_text_and_an_empty_comment(tiny_fused):
+    fused, red, _ = tiny_fused
+    with pytest.raises(ValueError, match=r"'texts\[0\]' is empty.*None"):
+        fused.predict_proba([" "], [red])
+    with pytest.raises(ValueError, match=r"'texts\[1\]' and 'images\[1\]' are both missing"):
+        fused.predict_proba([POSITIVE_TEXT, None], [None, None])

@@ -111,6 +111,17 @@ def test_page_shows_the_heat_map_of_every_sticker_of_a_comment(tiny_fused):
     assert first < page.index("attention heat map of blue.png") < page.index('id one')
 
 
+def test_page_says_why_a_text_without_words_is_not_explained(tiny_text_model, tiny_fused):
+    text_model, (fused, _, blue) = Classifier.load(tiny_text_model), tiny_fused
+    records = [Record("e", "😡😡", None), Record("s", "😡😡", None, images=(blue,))]
+    text_page = render_page(explain_records(text_model, records), title="t")
+    assert text_page.count("no word the model reads") == 2 and "attach them as images" in text_page
+    examples = list(explain_records(fused, records))
+    assert "no word the model reads" in examples[0].error
+    assert examples[1].error is None and examples[1].explanation.tokens == []
+    assert render_page(examples, title="t").count('src="data:image/png;base64,') == 1
+
+
 def test_page_font_stack_names_cjk_and_emoji_fonts():
     page = render_page([], title="中文")
     stack = re.search(r"font-family:([^;]*);", page).group(1)

@@ -28,6 +28,7 @@ from cinesense.fusion.model import FusedModel, FusionModelConfig, collate_commen
 from cinesense.fusion.training import fit_fused, new_fused_model
 from cinesense.image.branch import ImageBranch, ImageSource
 from cinesense.image.model import AttVGG16, AttVGG16Config
+from cinesense.model_inputs import InputError, check_inputs
 from cinesense.text.branch import TextBranch
 from cinesense.text.model import AttBiLSTM, AttBiLSTMConfig
 from cinesense.train import History, fit, predict_logits, say
@@ -197,42 +198,62 @@ class Classifier:
 
         A text model needs ``texts``; an image model needs ``images`` (paths, bytes or PIL images).
         A fused model takes both, aligned (one entry per comment): a text may be None and an image
-        entry None, one image or a list of images; each comment needs text or an image.
+        entry None, one image or a list of images; each comment needs text or an image. Every
+        comment is checked by :func:`cinesense.model_inputs.check_inputs` (strict: a text model
+        refuses images, an image model texts; an empty text, or one without any word the model
+        reads, follows the rule of :mod:`cinesense.model_inputs`); errors are ``InputError``
+        naming the argument and position, e.g. ``texts[2]``.
         """
         self._check_fitted()
         if isinstance(texts, str):
             raise TypeError("pass a list of texts, not a single string")
+        if self.modality_ == "text" and texts is None:
+            raise InputError("argument 'texts' is required: this is a text model", "texts")
+        if self.modality_ == "image" and images is None:
+            raise InputError("argument 'images' is required: this is an image model", "images")
+        texts, images, tokens = self._checked(texts, images, lambda i: (f"texts[{i}]", f"images[{i}]"))
         if self.modality_ == "fused":
-            return self._proba(self._comments(texts, images, batch_size), batch_size)
+            return self._proba(self._comments(tokens, images, batch_size), batch_size)
         if self.modality_ == "text":
-            if texts is None:
-                raise ValueError("this is a text model: pass texts")
-            return self._proba(self.text_.encode(texts), batch_size)
-        if images is None:
-            raise ValueError("this is an image model: pass images")
+            return self._proba([self.text_.vocabulary.encode(t) for t in tokens], batch_size)  # type: ignore[arg-type]
         outputs = [self.image_.stem_outputs(self.model_, images[i : i + batch_size]) for i in range(0, len(images), batch_size)]
         return self._proba([o for chunk in outputs for o in chunk], batch_size)
 
-    def _comments(
-        self, texts: Sequence[str | None] | None, images: Sequence[ImageInput] | None, batch_size: int
-    ) -> list[tuple[list[int], list[torch.Tensor]]]:
-        """Fused-model inputs of aligned texts and images (no cache: images are read each time)."""
+    def _checked(
+        self, texts: Sequence[str | None] | None, images: Sequence[ImageInput] | None, fields: Any
+    ) -> tuple[list[str | None], list[ImageInput], list[list[str] | None]]:
+        """Aligned texts and image entries, each comment checked by ``check_inputs`` (strict; field
+        names from ``fields(i)``), and the words of each text (None: no text, or one without words,
+        which a fused model reads as no text)."""
         if texts is None and images is None:
-            raise ValueError("pass texts, images or both")
+            raise InputError("pass texts, images or both", "texts")
         n = len(texts) if texts is not None else len(images)  # type: ignore[arg-type]
         texts = list(texts) if texts is not None else [None] * n
         images = list(images) if images is not None else [None] * n
         if len(images) != n:
-            raise ValueError(f"texts and images must be aligned: {n} texts, {len(images)} image entries")
+            raise InputError(f"texts and images must be aligned: {n} texts, {len(images)} image entries", "images")
+        reads_text = self.modality_ != "image"
+        tokens: list[list[str] | None] = []
+        for i, (text, image) in enumerate(zip(texts, images)):
+            words = self.text_.tokenizer(text) if reads_text and isinstance(text, str) and text.strip() else None
+            given = image if self.modality_ == "image" or _image_list(image) else None
+            check_inputs(self.modality_, text, given, strict=True, tokens=words, fields=fields(i))
+            tokens.append(words or None)
+        return texts, images, tokens
+
+    def _comments(
+        self, tokens: Sequence[list[str] | None], images: Sequence[ImageInput], batch_size: int
+    ) -> list[tuple[list[int], list[torch.Tensor]]]:
+        """Fused-model inputs of checked comments: the words of each text (None: read as no text)
+        and aligned image entries (no cache: images are read each time)."""
         comments = []
-        for start in range(0, n, batch_size):
+        for start in range(0, len(images), batch_size):
             chunk = [_image_list(entry) for entry in images[start : start + batch_size]]
             flat = [image for entry in chunk for image in entry]
             stems = iter(self.image_.stem_outputs(self.model_.image, flat) if flat else [])
             for offset, entry in enumerate(chunk):
-                ids = self._token_ids(texts[start + offset])
-                if not ids and not entry:
-                    raise ValueError(f"comment {start + offset}: needs a text or an image")
+                words = tokens[start + offset]
+                ids = self.text_.vocabulary.encode(words) if words else []
                 comments.append((ids, [next(stems) for _ in entry]))
         return comments
 
@@ -265,31 +286,30 @@ class Classifier:
 
         A fused model takes one image or a list of images (several stickers on one comment) and
         gives one attention map per image in ``image_attentions``; an image model takes one image.
+        The inputs are checked as by ``predict_proba`` (fields ``text`` and ``image``); a fused
+        model reads a text without words as no text, and its explanation then has no tokens.
         """
         self._check_fitted()
         self.model_.eval()
+        if self.modality_ == "image" and isinstance(image, (list, tuple)):
+            raise InputError("argument 'image': an image model explains one image at a time, not a list", "image")
+        _, _, (tokens,) = self._checked([text], [image], lambda i: ("text", "image"))
         if self.modality_ == "fused":
-            return self._explain_fused(text, image)
+            return self._explain_fused(tokens, image)
         if self.modality_ == "text":
-            if text is None:
-                raise ValueError("this is a text model: pass text")
-            tokens = self.text_.tokenizer(text)
+            assert tokens  # check_inputs refused a text without words
             features, weights = self.model_.forward_features(**TextBranch.collate([self.text_.vocabulary.encode(tokens)]))
-            shown = tokens if tokens else ["<empty>"]
-            extra: dict[str, Any] = {"tokens": shown, "weights": weights[0, : len(shown)].tolist()}
+            extra: dict[str, Any] = {"tokens": tokens, "weights": weights[0, : len(tokens)].tolist()}
         else:
-            if image is None:
-                raise ValueError("this is an image model: pass image")
             features, attention = self.model_.forward_features(self.image_.stem_outputs(self.model_, [image]))
             extra = {"image_attention": attention[0].tolist(), "image_attentions": [attention[0].tolist()]}
         return self._explanation(self.model_.forward_head(features), extra)
 
-    def _explain_fused(self, text: str | None, image: ImageInput) -> Explanation:
-        (comment,) = self._comments([text], [image], 1)
+    def _explain_fused(self, tokens: list[str] | None, image: ImageInput) -> Explanation:
+        (comment,) = self._comments([tokens], [image], 1)
         encoded = self.model_.encode(**collate_comments([comment]))
         extra: dict[str, Any] = {}
-        if text:
-            tokens = self.text_.tokenizer(text) or ["<empty>"]
+        if tokens:
             extra.update(tokens=tokens, weights=encoded["token_weights"][0, : len(tokens)].tolist())
         if comment[1]:  # one (h, w) map per image, in the order given
             grids = [grid.tolist() for grid in encoded["image_attention"]]
