@@ -324,3 +324,30 @@ def test_404_and_405_have_the_error_body(client):
 
 def test_a_form_field_sent_twice_is_named(client):
     assert_error(client.post("/v1/predict", data={"text": ["好看", "难看"]}), 422, field="text", says="2 times")
+
+
+@pytest.mark.parametrize("text", ["😡😡", "！！！"])
+def test_a_text_without_words_is_a_422_naming_the_field(client, text):
+    """The Classifier refuses a text model a text with no word it reads (a ValueError): a 422 naming
+    the request's field, never a 500."""
+    assert_error(client.post("/v1/predict", json={"text": text}), 422, field="text", says="no word")
+    assert_error(client.post("/v1/predict", data={"text": text}), 422, field="text", says="no word")
+    batch = {"items": [{"text": "好看"}, {"text": text}]}
+    assert_error(client.post("/v1/predict/batch", json=batch), 422, field="items[1].text", says="no word")
+    assert client.get("/healthz").json()["status"] == "ok"
+
+
+class RefusingClassifier(BlockingClassifier):
+    """A model whose own check refuses the input with a plain ValueError (no field)."""
+
+    def explain(self, text=None, image=None):
+        raise ValueError("this text cannot be read")
+
+    def predict_proba(self, texts=None, images=None):
+        raise ValueError("comment 1: this text cannot be read")
+
+
+def test_a_value_error_from_the_model_is_a_422_not_a_500():
+    with TestClient(create_app(RefusingClassifier())) as client:
+        assert_error(client.post("/v1/predict", json={"text": "好看"}), 422, field="text", says="cannot be read")
+        assert_error(client.post("/v1/predict/batch", json={"items": [{"text": "好看"}, {"text": "x"}]}), 422, field="items", says="cannot be read")

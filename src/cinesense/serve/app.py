@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import math
+import re
 from contextlib import asynccontextmanager
 from functools import partial
 from pathlib import Path
@@ -270,7 +271,11 @@ def _decoded(image: bytes | None, field: str, limits: Limits):
 
 def _explain(classifier: Any, text: str | None, images: Images, limits: Limits) -> Explained:
     decoded = [_decoded(data, name, limits) for data, name in zip(images, images.names)]
-    explanation = classifier.explain(**explain_inputs(classifier.modality_, text, _model_image(decoded)))
+    try:
+        explanation = classifier.explain(**explain_inputs(classifier.modality_, text, _model_image(decoded)))
+    except ValueError as error:  # the model's own check of the comment (e.g. a text without words)
+        given = [name for name, value in (("text", text), ("image", images)) if value]
+        raise _refused(error, lambda field: field, given[0] if len(given) == 1 else None) from None
     attentions = getattr(explanation, "image_attentions", None)
     if not attentions and explanation.image_attention is not None:
         attentions = [explanation.image_attention]  # a classifier that explains one image only
@@ -290,7 +295,10 @@ def _explain(classifier: Any, text: str | None, images: Images, limits: Limits) 
 def _predict_many(classifier: Any, texts: list, images: list[Images], limits: Limits) -> BatchResponse:
     decoded = [_model_image([_decoded(data, name, limits) for data, name in zip(item, item.names)])
                for item in images]
-    proba = classifier.predict_proba(**proba_inputs(classifier.modality_, texts, decoded))
+    try:
+        proba = classifier.predict_proba(**proba_inputs(classifier.modality_, texts, decoded))
+    except ValueError as error:
+        raise _refused(error, _item_field, "items") from None
     classes = classifier.classes_
     predictions = []
     for row in proba:
@@ -298,6 +306,25 @@ def _predict_many(classifier: Any, texts: list, images: list[Images], limits: Li
         predictions.append({"label": classes[best], "probability": float(row[best]),
                             "probabilities": {c: float(p) for c, p in zip(classes, row)}})
     return BatchResponse(predictions=predictions)
+
+
+def _item_field(field: str) -> str:
+    """The batch request's name for a field the Classifier names: texts[3] -> items[3].text, images[3] -> items[3].image."""
+    match = re.fullmatch(r"(texts|images)(?:\[(\d+)\](.*))?", field)
+    if match is None:
+        return field
+    kind, index, rest = match.groups()
+    return "items" if index is None else f"items[{index}].{kind[:-1]}{rest}"
+
+
+def _refused(error: ValueError, rename: Any, default: str | None) -> ApiError:
+    """A 422 for a ValueError of the model, naming the request's field (the model's field renamed, or
+    ``default`` when the model names none)."""
+    message, field = str(error), getattr(error, "field", None)
+    if field is None:
+        return ApiError(422, f"field '{default}': {message}" if default else message, field=default)
+    renamed = rename(field)
+    return ApiError(422, message.replace(f"'{field}'", f"'{renamed}'"), field=renamed)
 
 
 def _field_name(location: tuple) -> str:
