@@ -8,6 +8,10 @@ itself, either with an optional user dictionary in jieba's format; text that is 
 words separated by spaces, as in the Douban files — is taken as it is. English text (``language = "en"``, or any text without Chinese
 characters under ``"auto"``) is split into words instead, keeping in-word apostrophes ("don't") and
 the words of hashtags.
+
+Emoji and other symbols inside a text are removed with the punctuation: a text of only emoji,
+symbols, punctuation, control characters or links gives no token. What a model does with such a
+text (and with an empty one) is the one input rule of :mod:`cinesense.model_inputs`.
 """
 
 from __future__ import annotations
