@@ -127,3 +127,11 @@ def test_missing_file(tmp_path):
     with pytest.raises(DataError, match="not found") as info:
         load_csv(path)
     assert str(path) in str(info.value)
+
+
+def test_a_folder_is_a_clear_error_and_rows_know_their_line(tmp_path):
+    with pytest.raises(DataError, match="is a folder") as info:
+        load_csv(tmp_path)
+    assert str(tmp_path) in str(info.value)
+    path = _write(tmp_path, 'label,review\n1,"两行\n的评论"\n0,太无聊了\n')
+    assert [r.line for r in load_csv(path).records] == [3, 4]

@@ -40,8 +40,6 @@ BAD_LINES = [
     ('{"id": "b", "text": "x", "label": "neutral"}', "unknown label 'neutral'"),
     ('{"id": "b", "text": "   ", "label": "positive"}', "empty text"),
     ('{"id": "b", "text": "", "label": "positive"}', "empty text"),
-    ("", "empty line"),
-    ("   ", "empty line"),
     ('{"id": "b", "text": "x"}', "missing field 'label'"),
     ('["b", "x", "positive"]', "expected a JSON object"),
     ('{"id": "b", "text": 3, "label": "positive"}', "field 'text' must be a string"),
@@ -112,14 +110,15 @@ def test_skip_invalid_keeps_good_records_and_reports_every_bad_line(tmp_path):
         '{"id": "b5", "label": "positive"}',  # 5 no text, no image
         '{"id": "b6", "text": "x", "label": "neutral"}',  # 6 unknown label
         '{"id": "b7", "text": " ", "label": "positive"}',  # 7 empty text
-        "",  # 8 empty line
+        "",  # 8 blank line: no record, not a skipped one
         '{"id": "g4", "text": "again", "label": "positive"}',  # 9 duplicate
         '{"id": "g10", "text": "精彩", "label": "positive"}',  # 10
     ]
     path = _write_lines(tmp_path, lines)
     data = load_jsonl(path, labels=LABELS, skip_invalid=True)
     assert [r.id for r in data.records] == ["g1", "g4", "g10"]
-    assert [s.line for s in data.skipped] == [2, 3, 5, 6, 7, 8, 9]
+    assert [r.line for r in data.records] == [1, 4, 10]
+    assert [s.line for s in data.skipped] == [2, 3, 5, 6, 7, 9]
     assert all(s.source == str(path) for s in data.skipped)
     reasons = [s.reason for s in data.skipped]
     assert reasons[0].startswith("malformed JSON")
@@ -127,10 +126,9 @@ def test_skip_invalid_keeps_good_records_and_reports_every_bad_line(tmp_path):
     assert reasons[2].startswith("missing field 'text'")
     assert reasons[3].startswith("unknown label 'neutral'")
     assert reasons[4] == "empty text"
-    assert reasons[5] == "empty line"
-    assert reasons[6].startswith("duplicate id 'g4'")
-    # nothing silently dropped
-    assert len(data.records) + len(data.skipped) == len(lines)
+    assert reasons[5].startswith("duplicate id 'g4'")
+    # nothing dropped but the blank line
+    assert len(data.records) + len(data.skipped) == len(lines) - 1
     assert sum(data.skipped_summary().values()) == len(data.skipped)
     assert data.skipped_summary()["empty text"] == 1
 
@@ -198,3 +196,28 @@ def test_missing_file_error(tmp_path):
     with pytest.raises(DataError, match="not found") as info:
         load_jsonl(path)
     assert str(path) in str(info.value)
+
+
+@pytest.mark.parametrize("blank", ["", "   ", "\t\r", "\u3000"])
+def test_blank_lines_are_skipped_anywhere_trailing_ones_too(tmp_path, blank):
+    path = _write_lines(tmp_path, [blank, GOOD, blank, '{"id": "g2", "text": "y", "label": "negative"}', blank, blank])
+    for skip_invalid in (False, True):
+        data = load_jsonl(path, labels=LABELS, skip_invalid=skip_invalid)
+        assert [(r.id, r.line) for r in data.records] == [("g1", 2), ("g2", 4)] and data.skipped == []
+
+
+def test_malformed_json_column_ignores_the_line_ending(tmp_path):
+    for ending in ("\n", "\r\n"):
+        path = tmp_path / "data.jsonl"
+        path.write_text(GOOD + ending + '{"id": "b", "text": ' + ending, encoding="utf-8", newline="")
+        with pytest.raises(DataError) as info:
+            load_jsonl(path)
+        assert str(info.value) == f"{path}:2: malformed JSON: Expecting value (column 21)"
+
+
+def test_a_folder_is_a_clear_error(tmp_path):
+    with pytest.raises(DataError, match="is a folder") as info:
+        load_jsonl(tmp_path)
+    assert str(tmp_path) in str(info.value)
+    with pytest.raises(DataError, match="is a folder"):
+        write_jsonl([Record("a", "x", None)], tmp_path)

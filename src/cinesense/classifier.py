@@ -257,12 +257,26 @@ class Classifier:
                 comments.append((ids, [next(stems) for _ in entry]))
         return comments
 
-    def predict_records(self, records: Sequence[Record]) -> tuple[np.ndarray, list[int]]:
+    def predict_records(
+        self, records: Sequence[Record], *, unreadable: bool = False
+    ) -> tuple[np.ndarray, list[int]] | tuple[np.ndarray, list[int], list[tuple[int, Path, str]]]:
         """Probabilities for labelled-data records (images through the feature cache), and the
-        positions of the records they belong to (a record whose image cannot be read is left out)."""
+        positions of the records they belong to. An image that cannot be read is dropped: an image
+        model leaves its record out; a fused model scores the record on what remains (its text, its
+        other images) and leaves it out only when nothing remains.
+
+        With ``unreadable=True``, also returns every image that could not be read, once per record
+        that has it: ``(position in records, path, reason)``, in record order.
+        """
         self._check_fitted()
-        examples, kept, _ = self._encode_records(records, "data")
-        return self._proba(examples, 64), kept
+        examples, kept, failures = self._encode_records(records, "data")
+        proba = self._proba(examples, 64)
+        if not unreadable:
+            return proba, kept
+        failed = {Path(path): reason for path, reason in failures}
+        read = {"text": lambda r: (), "image": lambda r: r.images[:1]}.get(self.modality_, lambda r: r.images)
+        found = [(i, path, failed[Path(path)]) for i, r in enumerate(records) for path in read(r) if Path(path) in failed]
+        return proba, kept, found
 
     def _proba(self, examples: list, batch_size: int) -> np.ndarray:
         proba = np.empty((len(examples), len(self.classes_)), dtype=np.float64)

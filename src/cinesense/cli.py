@@ -105,16 +105,33 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from cinesense.data.jsonl import load_jsonl
     from cinesense.experiment import evaluate
 
+    from cinesense.data.schema import check_input_file, check_output_file
+
+    check_input_file(args.data)
+    if args.json:
+        check_output_file(args.json)  # a folder given as --json: said now, not after the work
     classifier = Classifier.load(args.model)
-    data = load_jsonl(args.data, labels=classifier.classes_, skip_invalid=args.skip_invalid)
-    metrics, _ = evaluate(classifier, data.records)
-    metrics.update(data=str(args.data), model=str(args.model), skipped=data.skipped_summary())
+    data = load_jsonl(args.data, skip_invalid=args.skip_invalid)
+    # without --skip-invalid, a record the model cannot score as given (a label it does not know, no
+    # text for a text model, an unreadable image, ...) stops with its file and line; with it, the
+    # record is left out and counted by reason
+    metrics, _ = evaluate(classifier, data.records, source=args.data, invalid="skip" if args.skip_invalid else "error")
+    skipped = data.skipped_summary()
+    for reason, count in metrics["skipped"].items():
+        skipped[reason] = skipped.get(reason, 0) + count
+    metrics.update(data=str(args.data), model=str(args.model), skipped=skipped)
     text = json.dumps(metrics, ensure_ascii=False, indent=2)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(text + "\n", encoding="utf-8")
     keys = ("n", "accuracy", "balanced_accuracy", "macro_f1", "weighted_f1", "roc_auc")
     print("  ".join(f"{k}={metrics[k]:.4f}" if isinstance(metrics[k], float) else f"{k}={metrics[k]}" for k in keys))
+    if skipped:
+        shown = ", ".join(f"{reason} {count}" for reason, count in skipped.items())
+        print(f"skipped {sum(skipped.values())} record(s), left out of the metrics: {shown}")
+    if metrics["n_unreadable"]:
+        print(f"{metrics['n_unreadable']} record(s) with {metrics['n_unreadable_images']} unreadable image(s): "
+              f"{metrics['unreadable_policy']} (each one under 'unreadable' in the JSON)")
     return 0
 
 

@@ -3,19 +3,43 @@
     cinesense predict-file --model DIR --data comments.jsonl --out predictions.jsonl
 
 The input is read a line at a time and predicted ``batch_size`` comments at a time, so memory does
-not grow with the file. Every output line names the input line it answers::
+not grow with the file. Lines are read by the one parser of the shared format
+(:func:`cinesense.data.jsonl.parse_line`): a bad line gets the same message as in ``evaluate``, and
+blank lines are skipped (not answered). Every output line names the input line it answers::
 
     {"line": 17, "id": "c17", "label": "positive", "probabilities": {"negative": 0.08, "positive": 0.92}}
 
-Each batch is appended with one write and flushed to disk before the next starts. On restart the
-output's last complete line says where to continue: a torn last line (the process was killed
-mid-write) is cut off, the input is skipped up to the line it answered, after checking that the id
-there is the same, and prediction continues. With ``skip_invalid``, a line that cannot be read or
-predicted gets ``{"line", "id", "error"}`` instead of stopping the run.
+Before the first batch, a sidecar ``OUT.meta.json`` records what the output is the answer of: the
+input (path, size, SHA-256 of its bytes) and the model (its bundle path and a fingerprint: the
+SHA-256 of the manifest, which pins the weights' SHA-256, of the vocabulary and of the tokenizer
+files). Each batch is appended with one write and flushed to disk before the next starts.
+
+Run the same command again to continue after a stop. predict-file only ever appends to, or cuts,
+a file it has verified to be its own output of the same model on the same input; it refuses, with
+an error naming the file and changing nothing:
+
+* ``--out`` that is the input file itself (also through a symbolic or hard link);
+* an existing, non-empty ``--out`` without its ``OUT.meta.json`` (not known to be predict-file
+  output: notes, another tool's file, an output of an older cinesense);
+* an ``OUT.meta.json`` that is not a predict-file record;
+* an output written by another model (a different fingerprint: even the same training run saved
+  again with other weights) or for another input (any byte of it changed, grown included: to
+  predict a file that grew, use a new ``--out``); a renamed or moved copy of the same model or
+  input is the same model or input;
+* an output whose last complete line is not an output line, or whose unfinished last line does not
+  start like one.
+
+Otherwise the output's last complete line says where to continue: a torn last line (the process
+was killed mid-write) is cut off, the input is skipped up to the line it answered, after checking
+that the id there is the same, and prediction continues; the result is the same file an
+uninterrupted run writes. Checking the input costs one extra read of it per run (its SHA-256).
+With ``skip_invalid``, a line that cannot be read or predicted gets ``{"line", "id", "error"}``
+instead of stopping the run.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -26,11 +50,15 @@ from typing import Any
 
 from tqdm import tqdm
 
-from cinesense.data.jsonl import parse_record
-from cinesense.data.schema import DataError, Record
+from cinesense.data.jsonl import iter_raw_lines, parse_line
+from cinesense.data.schema import DataError, Record, check_input_file, check_output_file
+from cinesense.hashing import sha256_file
 from cinesense.model_inputs import check_inputs, proba_inputs, record_image
 
 TAIL_BLOCK = 1 << 16
+META_FORMAT = "cinesense-predict-file"
+META_VERSION = 1
+LINE_START = b'{"line": '  # how every output line starts (json.dumps of a dict whose first key is "line")
 
 
 @dataclass
@@ -51,32 +79,141 @@ class _Line:
     error: str | None
 
 
-def _read_lines(path: Path, base_dir: Path) -> Iterator[_Line]:
+def _read_lines(path: Path) -> Iterator[_Line]:
     """Each non-blank line of the file as a record (or the reason it is not one), with its byte end."""
-    offset = 0
-    with open(path, "rb") as handle:
-        for number, raw in enumerate(handle, start=1):
-            offset += len(raw)
-            if not raw.strip():
-                continue
-            try:
-                obj = json.loads(raw.decode("utf-8-sig" if number == 1 else "utf-8").rstrip("\r\n"))
-                record = parse_record(obj, base_dir, labels=None, require_label=False)
-            except UnicodeDecodeError as error:
-                yield _Line(number, offset, None, f"not valid UTF-8 ({error.reason} at byte {error.start})")
-            except json.JSONDecodeError as error:
-                yield _Line(number, offset, None, f"malformed JSON: {error.msg} (column {error.colno})")
-            except ValueError as error:
-                yield _Line(number, offset, None, str(error))
-            else:
-                yield _Line(number, offset, record, None)
+    for number, end, raw in iter_raw_lines(path):
+        try:
+            record = parse_line(raw, number, path.parent, labels=None, require_label=False)
+        except ValueError as error:
+            yield _Line(number, end, None, str(error))
+            continue
+        if record is not None:
+            yield _Line(number, end, record, None)
+
+
+def meta_path(out: str | Path) -> Path:
+    """The sidecar of an output file: ``OUT.meta.json`` beside it."""
+    out = Path(out)
+    return out.with_name(out.name + ".meta.json")
+
+
+def model_fingerprint(classifier: Any) -> str:
+    """SHA-256 identifying what a classifier predicts with: the manifest of a loaded bundle (without
+    its metrics and provenance; it holds the weights' SHA-256, the classes, the model and the
+    preprocessing settings) or, for a classifier not loaded from disk, its weights, classes and
+    modality; plus the vocabulary and the tokenizer's word files."""
+    digest = hashlib.sha256()
+    manifest = getattr(classifier, "manifest_", None)
+    if isinstance(manifest, dict):
+        core = {k: v for k, v in manifest.items() if k not in ("metrics", "provenance")}
+        digest.update(json.dumps(core, sort_keys=True, ensure_ascii=False, default=str).encode("utf-8"))
+    else:
+        import torch
+
+        state = classifier.model_.state_dict()
+        for name in sorted(state):
+            tensor = state[name].detach().cpu().contiguous()
+            digest.update(f"{name} {tensor.dtype} {tuple(tensor.shape)}".encode("utf-8"))
+            digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+        digest.update(json.dumps([classifier.modality_, list(classifier.classes_)]).encode("utf-8"))
+    text = getattr(classifier, "text_", None)
+    if text is not None:
+        digest.update(json.dumps(text.vocabulary.itos, ensure_ascii=False).encode("utf-8"))
+        settings = text.tokenizer.to_dict()
+        for key in ("stopwords", "user_dict"):
+            if settings.get(key) and Path(settings[key]).is_file():
+                digest.update(sha256_file(settings[key]).encode("ascii"))
+    return digest.hexdigest()
+
+
+def _identity(classifier: Any, data: Path, model_name: str | None) -> dict[str, Any]:
+    manifest = getattr(classifier, "manifest_", None)
+    return {
+        "format": META_FORMAT,
+        "format_version": META_VERSION,
+        "input": {"path": str(data.resolve()), "size": data.stat().st_size, "sha256": sha256_file(data)},
+        "model": {
+            "path": model_name,
+            "fingerprint": model_fingerprint(classifier),
+            "weights_sha256": manifest.get("weights_sha256") if isinstance(manifest, dict) else None,
+            "modality": classifier.modality_,
+            "classes": list(classifier.classes_),
+        },
+    }
+
+
+def read_meta(out: str | Path) -> dict[str, Any] | None:
+    """The sidecar of ``out`` (None when there is none); DataError if it is not a predict-file record."""
+    meta = meta_path(out)
+    if not meta.exists():
+        return None
+    if not meta.is_file():
+        raise DataError(f"{meta}: is not a file; remove it or choose another --out")
+    try:
+        obj = json.loads(meta.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        obj = None
+    if not (isinstance(obj, dict) and obj.get("format") == META_FORMAT and isinstance(obj.get("input"), dict)
+            and isinstance(obj.get("model"), dict)):
+        raise DataError(f"{meta}: not a predict-file record; nothing was changed: remove it or choose another --out")
+    if obj.get("format_version") != META_VERSION:
+        raise DataError(f"{meta}: predict-file record version {obj.get('format_version')!r}, this cinesense writes {META_VERSION}")
+    return obj
+
+
+def _write_meta(out: Path, identity: dict[str, Any]) -> None:
+    meta = meta_path(out)
+    temporary = meta.with_name(meta.name + ".tmp")
+    temporary.write_text(json.dumps(identity, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    os.replace(temporary, meta)
+
+
+def _check_same_run(out: Path, recorded: dict[str, Any], identity: dict[str, Any], data: Path) -> None:
+    """DataError unless the recorded model and input are those of this run."""
+    meta = meta_path(out)
+    old, new = recorded["model"], identity["model"]
+    if old.get("fingerprint") != new["fingerprint"]:
+        raise DataError(
+            f"{out} was written by another model ({old.get('path') or 'unnamed'}, fingerprint "
+            f"{str(old.get('fingerprint'))[:12]}, recorded in {meta}); this model ({new['path'] or 'unnamed'}) has "
+            f"fingerprint {new['fingerprint'][:12]}: continuing would mix two models in one file. Run with the "
+            f"same --model, or choose another --out"
+        )
+    old, new = recorded["input"], identity["input"]
+    if (old.get("sha256"), old.get("size")) != (new["sha256"], new["size"]):
+        raise DataError(
+            f"{out} was written for another input ({old.get('path')}, {old.get('size')} bytes, sha256 "
+            f"{str(old.get('sha256'))[:12]}, recorded in {meta}); {data} has {new['size']} bytes, sha256 "
+            f"{new['sha256'][:12]}: continue with the same, unchanged input, or choose another --out"
+        )
+
+
+def _output_line(line: bytes) -> dict[str, Any] | None:
+    """The object of a complete output line, or None if the line is not one."""
+    try:
+        obj = json.loads(line)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    if not isinstance(obj, dict) or type(obj.get("line")) is not int or obj["line"] < 1 or "id" not in obj:
+        return None
+    if not ("error" in obj or ("label" in obj and "probabilities" in obj)):
+        return None
+    return obj
 
 
 def resume_point(out: Path) -> tuple[int, str | None]:
     """The input line answered by the output's last complete line and that line's id ((0, None) if
-    there is none). A torn last line is cut off the file."""
-    if not out.exists():
+    there is none). A torn last line is cut off the file, but only once the file is known to be
+    predict-file output: it has its ``OUT.meta.json``, its last complete line is an output line and
+    the torn line starts like one; otherwise DataError, and the file is left as it is."""
+    out = Path(out)
+    if not out.exists() or out.stat().st_size == 0:
         return 0, None
+    if read_meta(out) is None:
+        raise DataError(
+            f"{out} exists and is not known to be predict-file output (no {meta_path(out).name} beside it); "
+            f"nothing was changed: remove it or choose another --out"
+        )
     with open(out, "rb+") as handle:
         size = handle.seek(0, os.SEEK_END)
         block, last, keep = TAIL_BLOCK, None, 0
@@ -92,15 +229,20 @@ def resume_point(out: Path) -> tuple[int, str | None]:
             if start == 0:
                 break
             block *= 2
+        obj = _output_line(last) if last is not None else None
+        if last is not None and obj is None:
+            raise DataError(f"{out}: the last line is not a predict-file output line; nothing was changed: "
+                            f"remove the file or choose another --out")
         if keep < size:
+            handle.seek(keep)
+            torn = handle.read(len(LINE_START))
+            if not LINE_START.startswith(torn) and not torn.startswith(LINE_START):
+                raise DataError(f"{out}: the unfinished last line is not the start of a predict-file output line; "
+                                f"nothing was changed: remove the file or choose another --out")
             handle.truncate(keep)
-    if last is None:
+    if obj is None:
         return 0, None
-    try:
-        obj = json.loads(last)
-        return int(obj["line"]), obj.get("id")
-    except (ValueError, KeyError, TypeError):
-        raise DataError(f"{out}: the last line is not a predict-file output line; remove the file or choose another --out") from None
+    return obj["line"], obj.get("id")
 
 
 def _predict_batch(classifier: Any, batch: list[_Line], skip_invalid: bool, source: Path) -> tuple[list[dict], int]:
@@ -163,30 +305,48 @@ def predict_file(
     batch_size: int = 256,
     skip_invalid: bool = False,
     progress: bool = True,
+    model_name: str | None = None,
 ) -> PredictFileResult:
     """Predict every comment of ``data`` into ``out``, continuing a previous run's ``out``.
 
     Args:
         classifier: a loaded ``Classifier`` (any modality).
-        data: input in the shared JSONL format (labels optional, ignored).
-        out: output JSONL; if it exists, it must come from an earlier run on the same input.
+        data: input in the shared JSONL format (labels optional, ignored); a regular file.
+        out: output JSONL; if it exists, it must come from an earlier run of the same model on the
+            same input (its ``OUT.meta.json`` says so; see the module docstring).
         batch_size: comments predicted and written together; memory is bounded by it.
         skip_invalid: write an error line for a line that cannot be read or predicted instead of stopping.
         progress: show a progress bar (stderr).
+        model_name: how to name the model in ``OUT.meta.json`` and in errors (e.g. its directory).
 
     Raises:
-        DataError: an invalid line (without ``skip_invalid``), naming the file and line; or an
-            ``out`` that does not belong to ``data``.
+        DataError: an invalid line (without ``skip_invalid``), naming the file and line; an ``out``
+            that is the input, a folder, or not verified to be this model's output on this input.
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-    data, out = Path(data), Path(out)
+    data, out = check_input_file(data), check_output_file(out)
     if not data.is_file():
-        raise DataError(f"{data}: file not found")
-    lines = _read_lines(data, data.parent)
-    total = data.stat().st_size
+        raise DataError(f"{data}: not a regular file (predict-file reads its input again to continue after a stop)")
+    for path in (out, meta_path(out)):
+        if path.exists() and os.path.samefile(path, data):
+            raise DataError(f"{path} is the input file {data}; --out must name another file")
+    recorded = read_meta(out)  # before anything is written: refuses a sidecar that is not ours
+    identity = _identity(classifier, data, model_name)
+    fresh = not out.exists() or out.stat().st_size == 0
+    if not fresh:
+        if recorded is None:
+            raise DataError(
+                f"{out} exists and is not known to be predict-file output (no {meta_path(out).name} beside it); "
+                f"nothing was changed: remove it or choose another --out"
+            )
+        _check_same_run(out, recorded, identity, data)
     done_line, done_id = resume_point(out)
+    lines = _read_lines(data)
+    total = data.stat().st_size
     out.parent.mkdir(parents=True, exist_ok=True)
+    if fresh:
+        _write_meta(out, identity)
     start = time.perf_counter()
     written = errors = 0
     with open(out, "ab") as handle, tqdm(

@@ -8,7 +8,7 @@ import io
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from cinesense.data.schema import Dataset, DataError, Record, Skipped
+from cinesense.data.schema import Dataset, DataError, Record, Skipped, check_input_file
 
 #: The ``chinese_reviews`` convention: label 1 = positive, 0 = negative.
 BINARY_LABEL_MAP = {"1": "positive", "0": "negative"}
@@ -36,13 +36,11 @@ def load_csv(
         labels: allowed label names after mapping; None accepts any.
 
     Raises:
-        DataError: naming the file and line of the first bad row (unless ``skip_invalid``).
+        DataError: naming the file and line of the first bad row (unless ``skip_invalid``); naming
+            the path when it is missing or a folder.
     """
-    path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise DataError(f"{path}: file not found") from None
+    path = check_input_file(path)
+    raw = path.read_bytes()
     try:
         content = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
@@ -75,5 +73,5 @@ def load_csv(
             skipped.append(Skipped(str(path), number, str(error)))
             continue
         meta = {k: v for k, v in row.items() if k not in (text_column, label_column) and k is not None}
-        records.append(Record(id=f"{prefix}-{number}", text=text, label=label, meta=meta))
+        records.append(Record(id=f"{prefix}-{number}", text=text, label=label, meta=meta, line=number))
     return Dataset(records=records, source=str(path), skipped=skipped)

@@ -1,5 +1,14 @@
 """Loader for the shared JSONL format: one object a line, ``{"id", "text", "label"}`` plus
-``"image"`` (a path relative to the file's folder) or ``"images"`` (a list of such paths)."""
+``"image"`` (a path relative to the file's folder) or ``"images"`` (a list of such paths).
+
+One line parser, :func:`parse_line`, serves every reader of the format (``load_jsonl``, so
+``evaluate``, ``explain``, ``clean`` and training; and ``predict-file``), so a bad line gets the same
+message everywhere: ``malformed JSON: <reason> (column N)`` counts columns in the line without its
+line ending, ``not valid UTF-8 (<reason> at byte N)`` counts bytes in the line. Blank lines (empty
+or whitespace only, anywhere in the file, trailing ones included) carry no record: every reader
+skips them, and they are not counted as skipped lines; line numbers still count them. A UTF-8
+byte-order mark at the start of the file is dropped.
+"""
 
 from __future__ import annotations
 
@@ -7,26 +16,51 @@ import json
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from cinesense.data.schema import Dataset, DataError, Record, Skipped
+from cinesense.data.schema import Dataset, DataError, Record, Skipped, check_input_file, check_output_file
 
 KNOWN_FIELDS = {"id", "text", "label", "image", "images"}
 
 
-def iter_jsonl_lines(path: Path) -> Iterator[tuple[int, str | UnicodeDecodeError]]:
-    """Yield ``(line_number, decoded_line)``, or the decoding error for a non-UTF-8 line.
+def iter_raw_lines(path: str | Path) -> Iterator[tuple[int, int, bytes]]:
+    """Yield ``(line_number, byte_offset_after_the_line, raw_bytes)`` for each line of the file.
 
-    A UTF-8 byte-order mark at the start of the file is dropped.
+    Raises:
+        DataError: naming the path when it is missing or a folder.
+    """
+    path = check_input_file(path)
+    offset = 0
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            offset += len(raw)
+            yield number, offset, raw
+
+
+def parse_line(
+    raw: bytes,
+    number: int,
+    base_dir: Path,
+    *,
+    labels: Sequence[str] | None = None,
+    require_label: bool = True,
+) -> Record | None:
+    """The record on one raw line (``number`` counts from 1), or None for a blank line.
+
+    Raises:
+        ValueError: the reason the line is not a record (without the file and line: the caller
+            adds them).
     """
     try:
-        handle = open(path, "rb")
-    except FileNotFoundError:
-        raise DataError(f"{path}: file not found") from None
-    with handle:
-        for number, raw in enumerate(handle, start=1):
-            try:
-                yield number, raw.decode("utf-8-sig" if number == 1 else "utf-8")
-            except UnicodeDecodeError as error:
-                yield number, error
+        line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+    except UnicodeDecodeError as error:
+        raise ValueError(f"not valid UTF-8 ({error.reason} at byte {error.start})") from None
+    line = line.rstrip("\r\n")
+    if not line.strip():
+        return None
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"malformed JSON: {error.msg} (column {error.colno})") from None
+    return parse_record(obj, base_dir, labels=labels, require_label=require_label, line=number)
 
 
 def parse_record(
@@ -35,8 +69,9 @@ def parse_record(
     *,
     labels: Sequence[str] | None,
     require_label: bool,
+    line: int | None = None,
 ) -> Record:
-    """Turn one decoded JSON object into a Record; raises ValueError with the reason."""
+    """Turn one decoded JSON object (read from line ``line``) into a Record; raises ValueError with the reason."""
     if not isinstance(obj, dict):
         raise ValueError(f"expected a JSON object, got {type(obj).__name__}")
     if "id" not in obj:
@@ -62,7 +97,7 @@ def parse_record(
         if labels is not None and label not in labels:
             raise ValueError(f"unknown label {label!r} (expected one of {', '.join(labels)})")
     meta = {k: v for k, v in obj.items() if k not in KNOWN_FIELDS}
-    return Record(id=str(obj["id"]), text=text, label=label, images=images, meta=meta)
+    return Record(id=str(obj["id"]), text=text, label=label, images=images, meta=meta, line=line)
 
 
 def _parse_images(obj: dict, base_dir: Path) -> tuple[Path, ...]:
@@ -89,24 +124,21 @@ def load_jsonl(
         require_label: whether a record without ``label`` is an error.
         skip_invalid: leave out invalid lines (recorded in ``Dataset.skipped``) instead of raising.
 
+    Blank lines are skipped (see the module docstring); each record's ``line`` is its line number.
+
     Raises:
-        DataError: naming the file and line, on the first invalid line (unless ``skip_invalid``).
+        DataError: naming the file and line, on the first invalid line (unless ``skip_invalid``);
+            naming the path when it is missing or a folder.
     """
     path = Path(path)
     records: list[Record] = []
     skipped: list[Skipped] = []
     seen: dict[str, int] = {}
-    for number, line in iter_jsonl_lines(path):
+    for number, _, raw in iter_raw_lines(path):
         try:
-            if isinstance(line, UnicodeDecodeError):
-                raise ValueError(f"not valid UTF-8 ({line.reason} at byte {line.start})")
-            if not line.strip():
-                raise ValueError("empty line")
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise ValueError(f"malformed JSON: {error.msg} (column {error.colno})") from None
-            record = parse_record(obj, path.parent, labels=labels, require_label=require_label)
+            record = parse_line(raw, number, path.parent, labels=labels, require_label=require_label)
+            if record is None:
+                continue
             if record.id in seen:
                 raise ValueError(f"duplicate id {record.id!r} (first on line {seen[record.id]})")
         except ValueError as error:
@@ -120,8 +152,12 @@ def load_jsonl(
 
 
 def write_jsonl(records: Sequence[Record], path: str | Path) -> None:
-    """Write records in the shared format (image paths relative to the file's folder where possible)."""
-    path = Path(path)
+    """Write records in the shared format (image paths relative to the file's folder where possible).
+
+    Raises:
+        DataError: naming ``path`` when it is a folder.
+    """
+    path = check_output_file(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     base = path.parent.resolve()
     with open(path, "w", encoding="utf-8") as handle:

@@ -12,11 +12,38 @@ class DataError(ValueError):
     """Bad input data; the message names the file and line (or field)."""
 
 
+def check_input_file(path: str | Path) -> Path:
+    """``path`` as a Path if it names a file that can be read; DataError naming it otherwise (a
+    missing path, a folder). A pipe or device (e.g. ``<(zcat x.gz)``) is accepted."""
+    path = Path(path)
+    if path.is_dir():
+        raise DataError(f"{path}: is a folder, not a file")
+    if not path.exists():
+        raise DataError(f"{path}: file not found")
+    return path
+
+
+def check_output_file(path: str | Path) -> Path:
+    """``path`` as a Path if a file can be written there; DataError naming it when it is a folder
+    (or its parent is a file), before any work is done."""
+    path = Path(path)
+    if path.is_dir():
+        raise DataError(f"{path}: is a folder; give a file name")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise DataError(f"{path}: {parent} is a file, not a folder")
+            break
+    return path
+
+
 @dataclass(frozen=True)
 class Record:
     """One comment: text and/or images, and a label (None for unlabelled data).
 
-    ``images`` holds absolute paths; ``meta`` keeps every extra field of the source line.
+    ``images`` holds absolute paths; ``meta`` keeps every extra field of the source line; ``line``
+    is the line of the source file the record was read from (None when it was not read from a file),
+    so that errors about it can name the file and line.
     """
 
     id: str
@@ -24,6 +51,14 @@ class Record:
     label: str | None
     images: tuple[Path, ...] = ()
     meta: dict[str, Any] = field(default_factory=dict, compare=False)
+    line: int | None = field(default=None, compare=False)
+
+    def where(self, source: str | Path | None) -> str:
+        """``source:line`` (or ``source: record 'id'`` when the line is unknown) for error messages."""
+        place = f"line {self.line}" if self.line is not None else f"record {self.id!r}"
+        if not source:
+            return place
+        return f"{source}:{self.line}" if self.line is not None else f"{source}: {place}"
 
     @property
     def image(self) -> Path | None:
