@@ -9,6 +9,7 @@ epoch on dev.
 from __future__ import annotations
 
 import copy
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -55,6 +56,63 @@ def say(progress: bool, message: str) -> None:
         print(message, flush=True)
 
 
+LOG_INTERVAL_SECONDS = float(os.environ.get("CINESENSE_PROGRESS_SECONDS", "20"))
+"""How often a loop writes a progress line when stderr is not a terminal (a log file, a pipe)."""
+
+
+class LoopProgress:
+    """Progress inside a long loop (an epoch's batches): a tqdm bar on a terminal; elsewhere (a log
+    file, ``make run | tee``) a plain line on stderr every ``interval`` seconds with the count, the
+    rate and the time left, so that a long epoch on a busy machine is never silent. Nothing at all
+    when ``enabled`` is false."""
+
+    def __init__(self, total: int, description: str, enabled: bool = True, unit: str = "batches",
+                 interval: float | None = None, stream: Any = None) -> None:
+        self.total, self.description, self.unit = total, description, unit
+        self.stream = stream if stream is not None else sys.stderr
+        self.interval = LOG_INTERVAL_SECONDS if interval is None else interval
+        self.enabled = enabled and total > 0
+        self.done, self.postfix = 0, ""
+        self.started = self.last = time.monotonic()
+        live = self.enabled and hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.bar = tqdm(total=total, desc=description, unit=unit.rstrip("s") or unit, file=self.stream, leave=False,
+                        mininterval=2.0, disable=not live)
+        self.lines = self.enabled and not live
+
+    def update(self, n: int = 1, postfix: str = "") -> None:
+        self.done += n
+        self.postfix = postfix
+        if self.bar.disable is False:
+            if postfix:
+                self.bar.set_postfix_str(postfix, refresh=False)
+            self.bar.update(n)
+        if self.lines and self.done < self.total:
+            now = time.monotonic()
+            if now - self.last >= self.interval:
+                self.last = now
+                print(self.line(now), file=self.stream, flush=True)
+
+    def line(self, now: float | None = None) -> str:
+        elapsed = max((now if now is not None else time.monotonic()) - self.started, 1e-9)
+        rate = self.done / elapsed
+        left = (self.total - self.done) / rate if rate > 0 else float("inf")
+        extra = f", {self.postfix}" if self.postfix else ""
+        return (f"{self.description}: {self.done}/{self.total} {self.unit} ({100 * self.done / self.total:.0f}%), "
+                f"{rate:.2f} {self.unit}/s, {_duration(elapsed)} elapsed, ETA {_duration(left)}{extra}")
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def _duration(seconds: float) -> str:
+    if seconds == float("inf"):
+        return "?"
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
+
+
 def l2_penalty(model: nn.Module) -> torch.Tensor:
     """sum(theta^2) over trainable parameters (eq. 9)."""
     return sum((p.pow(2).sum() for p in model.parameters() if p.requires_grad), torch.zeros(()))
@@ -88,9 +146,8 @@ def train_one_epoch(
     if lengths is not None and config.bucket_by_length:
         batches = [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
     losses = []
-    live = progress and sys.stderr.isatty()  # per-batch bars only on a terminal; logs get epoch lines
-    bar = tqdm(batches, desc=description, disable=not live, leave=False, mininterval=1.0)
-    for batch in bar:
+    bar = LoopProgress(len(batches), description, enabled=progress)
+    for batch in batches:
         inputs = collate([examples[i] for i in batch])
         logits = model(**inputs)
         loss = nn.functional.cross_entropy(logits, targets[batch], weight=class_weights)
@@ -101,7 +158,8 @@ def train_one_epoch(
             nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
         optimizer.step()
         losses.append(loss.item())
-        bar.set_postfix(loss=f"{np.mean(losses[-20:]):.4f}", refresh=False)
+        bar.update(1, f"loss {np.mean(losses[-20:]):.4f}")
+    bar.close()
     return losses
 
 
