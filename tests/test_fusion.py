@@ -223,13 +223,22 @@ def test_end_to_end_fusions_train_and_reuse_given_branches(fitted, method):
     assert clf.branches_["text"] is late.branches_["text"]
 
 
-def test_reproduce_runs_the_multimodal_job_end_to_end(data, tmp_path):
+@pytest.fixture(scope="module")
+def reproduced(data, tmp_path_factory):
+    """One `cinesense reproduce` of the multimodal job on the tiny data (shared by the tests below)."""
     from cinesense.cli import main
 
     config = _config(data, "late")  # writes late.toml
-    out = tmp_path / "run"
+    out = tmp_path_factory.mktemp("reproduced") / "run"
     assert main(["reproduce", "--config", str(data / "late.toml"), "--out", str(out), "--quiet",
                  "--set", "train.epochs=3", "--set", "image_train.epochs=3", "--set", "fusion.epochs=2"]) == 0
+    return config, out
+
+
+def test_reproduce_runs_the_multimodal_job_end_to_end(reproduced, tmp_path):
+    from cinesense.cli import main
+
+    config, out = reproduced
     assert config.fusion.compare == ["late", "feature", "gated"]
     report = (out / "report.md").read_text(encoding="utf-8")
     for row in ("BiLSTM (text only)", "VGG16 (image only)", "late fusion, paper", "feature fusion", "gated fusion",
@@ -243,6 +252,41 @@ def test_reproduce_runs_the_multimodal_job_end_to_end(data, tmp_path):
     evaluated = tmp_path / "eval.json"
     assert main(["evaluate", "--model", str(out / "fused_gated"), "--data", str(out / "data" / "test.jsonl"), "--json", str(evaluated)]) == 0
     assert json.loads(evaluated.read_text(encoding="utf-8"))["n"] == 24
+
+
+def test_reproduce_keeps_timings_out_of_results(reproduced):
+    """results.json holds only computed figures, so two runs of one command can be compared byte for byte."""
+    _, out = reproduced
+    results = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    timings = json.loads((out / "timings.json").read_text(encoding="utf-8"))
+    assert set(results) == set(timings)
+    assert all(set(entry) == {"metrics"} for entry in results.values())
+    assert timings["BiLSTM (text only)"]["seconds"] > 0
+
+
+def test_models_saved_by_reproduce_carry_their_metrics_and_branch_names(reproduced):
+    """GET /v1/model shows each saved model's dev and test metrics; the branches are named as branches."""
+    from fastapi.testclient import TestClient
+
+    from cinesense.serve import create_app
+
+    config, out = reproduced
+    results = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    rows = {"text_model": "BiLSTM (text only)", "fused_late": "BiLSTM-VGG16 (late fusion, paper)",
+            "fused_feature": "BiLSTM-VGG16 (feature fusion)", "fused_gated": "BiLSTM-VGG16 (gated fusion)"}
+    names = {"text_model": f"{config.name}.text", "image_model": f"{config.name}.image"}
+    for folder in ("text_model", "image_model", "fused_late", "fused_feature", "fused_gated"):
+        with TestClient(create_app(Classifier.load(out / folder))) as client:
+            info = client.get("/v1/model").json()
+        metrics = info["metrics"]
+        assert metrics["dev"]["n"] > 0 and metrics["test"]["n"] > 0 and "accuracy" in metrics["dev"], folder
+        assert info["name"] == names.get(folder, config.name), folder
+        if folder in rows:  # the same test figures as the run's tables
+            assert metrics["test"]["accuracy"] == pytest.approx(results[rows[folder]]["metrics"]["accuracy"]), folder
+        if folder == "image_model":  # scored on the comments that have a sticker
+            with_sticker = sum(1 for line in (out / "data" / "test.jsonl").read_text(encoding="utf-8").splitlines()
+                               if '"image' in line)
+            assert metrics["test"]["n"] == with_sticker
 
 
 def test_reproduce_several_configs_writes_one_combined_report(data, tmp_path):

@@ -127,3 +127,42 @@ def test_sticker_branch_learns_from_the_same_kind_of_emoji_as_the_stickers(monke
     with pytest.raises(RuntimeError, match="stop after"):
         experiment.pretrained_branches(config, progress=False)
     assert (seen[0].source, seen[0].emoji_split, seen[0].split_seed, seen[0].emoji_subset) == ("emoji", "identity", 3, subset)
+
+
+def test_exported_corpus_loads_after_the_cache_is_deleted(tmp_path):
+    """`reproduce` writes OUT/data/*.jsonl: the stickers are copied once, by content, beside the files."""
+    import shutil
+
+    from PIL import Image
+
+    from cinesense.fusion.experiment import export_splits
+
+    cache = tmp_path / "cache"
+    build_emoji_corpus(cache / "emoji_corpus", styles=("openmoji",), size=24, limit=20, seed=0)
+    emoji = [load_jsonl(cache / "emoji_corpus" / "identity" / f"{s}.jsonl") for s in ("train", "dev", "test")]
+    config = DataConfig(source="multimodal", multimodal=MultimodalConfig(stickers="all"))
+    parts = dict(zip(("train", "dev", "test"), (p.records for p in multimodal_splits(config, emoji))))
+    outside = tmp_path / "elsewhere.png"  # an image not in the cache keeps its own path
+    Image.new("RGB", (8, 8), (1, 2, 3)).save(outside)
+    parts["test"] = [*parts["test"], Record("mine", "好", "positive", (outside,), {"pair": "congruent"})]
+    originals = {p: p.read_bytes() for part in parts.values() for r in part for p in r.images}
+    written = export_splits(parts, tmp_path / "run" / "data", copy_from=[cache])
+    shutil.rmtree(cache)
+    moved = tmp_path / "moved"
+    (tmp_path / "run").rename(moved)  # relative paths: the run folder can move too
+    copies = list((moved / "data" / "images").iterdir())
+    assert len(copies) == len({data for p, data in originals.items() if p != outside})  # each sticker once
+    for name, part in parts.items():
+        assert written[name].name == f"{name}.jsonl"
+        lines = (moved / "data" / f"{name}.jsonl").read_text(encoding="utf-8")
+        assert str(tmp_path / "cache") not in lines
+        loaded = load_jsonl(moved / "data" / f"{name}.jsonl").records
+        assert [r.id for r in loaded] == [r.id for r in part]
+        for before, after in zip(part, loaded):
+            assert len(after.images) == len(before.images)
+            for old, new in zip(before.images, after.images):
+                assert new.read_bytes() == originals[old]
+                assert new == outside or new.parent == (moved / "data" / "images").resolve()
+            assert after.meta["pair"] == before.meta["pair"] and after.label == before.label
+    with Image.open(copies[0]) as image:
+        image.load()

@@ -350,10 +350,14 @@ class ExperimentConfig:
         return dataclasses.asdict(self)
 
     def branch_config(self, modality: str) -> "ExperimentConfig":
-        """The config a fused model's single-branch model trains with ("text" or "image")."""
+        """The config a fused model's single-branch model trains with ("text" or "image"), named
+        after the fused config and the branch ("default-multimodal.text"; a config name cannot hold a
+        "/"), so that a saved branch model does not pass itself off as the multimodal one."""
+        suffix = f".{modality}"
+        name = self.name if self.name.endswith(suffix) else self.name + suffix
         if modality == "image":
-            return dataclasses.replace(self, modality="image", train=self.image_train)
-        return dataclasses.replace(self, modality=modality)
+            return dataclasses.replace(self, name=name, modality="image", train=self.image_train)
+        return dataclasses.replace(self, name=name, modality=modality)
 
 
 def from_dict(cls: type, values: dict[str, Any], where: str = "") -> Any:

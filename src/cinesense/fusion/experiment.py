@@ -6,6 +6,7 @@ mockery...), curves and attention examples, and write ``report.md``."""
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import re
 import time
 from collections.abc import Sequence
@@ -23,6 +24,7 @@ from cinesense.data.schema import Record, one_record_per_image
 from cinesense.experiment import Splits, load_extra_texts, load_splits, pretrained_branches
 from cinesense.explain.heatmap import save_heatmap
 from cinesense.fusion.model import METHODS
+from cinesense.image.weights import default_cache_dir
 from cinesense.metrics import classification_metrics, positive_class
 from cinesense.plots import plot_confusion, plot_roc_curves, plot_training_loss
 from cinesense.report import SystemResult, paper_comparison, percent, results_table, write_report
@@ -61,15 +63,15 @@ class TrainedSystems:
     seconds: dict[str, float]
 
 
-def train_systems(config: ExperimentConfig, splits: Splits, out: Path, progress: bool) -> TrainedSystems:
-    """Text branch, image branch and each fusion of ``config.fusion.compare``, saved under ``out``."""
+def train_systems(config: ExperimentConfig, splits: Splits, progress: bool) -> TrainedSystems:
+    """Text branch, image branch and each fusion of ``config.fusion.compare`` (:func:`save_systems`
+    writes them once they are scored)."""
     seconds: dict[str, float] = {}
     train, dev = splits.train.records, splits.dev.records
     tick = time.perf_counter()
     say(progress, "text branch (Att-BiLSTM)")
     text = fit_branch(config, "text", train, dev, extra_texts=load_extra_texts(config.data.extra_corpora), progress=progress)
     seconds[TEXT_ROW] = time.perf_counter() - tick
-    _save(text, out / "text_model")
     unknown = [m for m in config.fusion.compare if m not in METHODS]
     if unknown or not config.fusion.compare:
         raise ValueError(f"fusion.compare must list fusion methods among {', '.join(METHODS)}, got {config.fusion.compare}")
@@ -77,7 +79,6 @@ def train_systems(config: ExperimentConfig, splits: Splits, out: Path, progress:
     say(progress, f"image branch (Att-VGG16), trained on {config.fusion.image_pretrain}")
     image = pretrained_branches(config, progress).get("image") or fit_branch(config, "image", train, dev, progress=progress)
     seconds[IMAGE_ROW] = time.perf_counter() - tick
-    _save(image, out / "image_model")
     fused: dict[str, Classifier] = {}
     for method in config.fusion.compare:
         tick = time.perf_counter()
@@ -85,14 +86,48 @@ def train_systems(config: ExperimentConfig, splits: Splits, out: Path, progress:
         method_config = dataclasses.replace(config, modality="fused", fusion=dataclasses.replace(config.fusion, method=method))
         fused[method] = Classifier(method_config).fit(train, dev or None, branches={"text": text, "image": image}, progress=progress)
         seconds[FUSION_ROWS[method]] = time.perf_counter() - tick
-        _save(fused[method], out / f"fused_{method}")
     return TrainedSystems(text, image, fused, seconds)
 
 
-def _save(classifier: Classifier, directory: Path) -> None:
-    """The model bundle and its training history."""
-    classifier.save(directory)
-    write_json(directory / "history.json", classifier.history_.to_dict())
+def saved_models(systems: TrainedSystems) -> dict[str, tuple[str, Classifier]]:
+    """Each saved model's folder name -> (its row in the tables, the model)."""
+    models = {"text_model": (TEXT_ROW, systems.text), "image_model": (IMAGE_ROW, systems.image)}
+    models.update({f"fused_{m}": (FUSION_ROWS[m], clf) for m, clf in systems.fused.items()})
+    return models
+
+
+def model_metrics(systems: TrainedSystems, splits: Splits, classes: list[str], scored: str) -> dict[str, dict[str, Any]]:
+    """What each saved model's manifest records (``GET /v1/model`` shows it): its standard metrics
+    on dev and, when the run has a test split, on test, as the tables score it (the image model on
+    the comments that have a sticker, mean over their stickers), its epoch kept and training time."""
+    parts = {"dev": splits.dev.records} | ({"test": splits.test.records} if scored == "test" else {})
+    metrics: dict[str, dict[str, Any]] = {}
+    for folder, (row, clf) in saved_models(systems).items():
+        scored_on = f"the {' and '.join(parts)} comments of this run (data/*.jsonl)"
+        if clf is systems.image:
+            scored_on += " that have a sticker, mean probability over their stickers"
+        entry: dict[str, Any] = {"best_epoch": clf.history_.best_epoch, "train_seconds": systems.seconds.get(row), "scored_on": scored_on}
+        for name, records in parts.items():
+            if clf is systems.image:
+                records = [r for r in records if r.images]
+                proba, kept = image_only_proba(clf, records, np.full(len(classes), 1 / len(classes))), list(range(len(records)))
+            elif clf is systems.text:
+                kept = [i for i, r in enumerate(records) if r.text]
+                proba = clf.predict_proba([records[i].text for i in kept]) if kept else np.empty((0, len(classes)))
+            else:
+                proba, kept = clf.predict_records(records)
+            if kept:
+                entry[name] = classification_metrics([records[i].label for i in kept], proba, classes)
+                entry[name]["n_unscored"] = len(records) - len(kept)
+        metrics[folder] = entry
+    return metrics
+
+
+def save_systems(systems: TrainedSystems, out: Path, metrics: dict[str, dict[str, Any]]) -> None:
+    """Every model bundle with its metrics in the manifest, and its training history."""
+    for folder, (_, clf) in saved_models(systems).items():
+        clf.save(out / folder, metrics=metrics.get(folder))
+        write_json(out / folder / "history.json", clf.history_.to_dict())
 
 
 def image_only_proba(image: Classifier, records: Sequence[Record], prior: np.ndarray) -> np.ndarray:
@@ -141,6 +176,36 @@ def subset_accuracy(records: Sequence[Record], predictions: Sequence[str]) -> di
     return {kind: (len(hits), float(np.mean(hits))) for kind, hits in sorted(kinds.items())}
 
 
+def export_splits(parts: dict[str, Sequence[Record]], directory: Path, copy_from: Sequence[Path]) -> dict[str, Path]:
+    """Write each split to ``directory/NAME.jsonl``; every image that lives under one of ``copy_from``
+    (the cinesense cache, where the constructed corpus's stickers are rendered) is copied once into
+    ``directory/images/`` under a content-addressed name, so that the files keep loading after the
+    cache is cleared or the run folder moves: their image paths are relative to the JSONL file.
+    Images elsewhere (a data set read where it lives) keep their path. Returns the written files."""
+    roots = [Path(root).resolve() for root in copy_from]
+    copies: dict[Path, Path] = {}
+
+    def exported(path: Path) -> Path:
+        source = Path(path).resolve()
+        if source not in copies:
+            copies[source] = source
+            if any(source.is_relative_to(root) for root in roots) and source.is_file():
+                data = source.read_bytes()
+                target = directory / "images" / f"{hashlib.sha256(data).hexdigest()[:20]}{source.suffix.lower()}"
+                if not target.is_file():
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_bytes(data)
+                copies[source] = target.resolve()
+        return copies[source]
+
+    written = {}
+    for name, records in parts.items():
+        rows = [dataclasses.replace(r, images=tuple(exported(p) for p in r.images)) if r.images else r for r in records]
+        written[name] = directory / f"{name}.jsonl"
+        write_jsonl(rows, written[name])
+    return written
+
+
 def run_multimodal(config: ExperimentConfig, out: str | Path, argv: list[str] | None = None, progress: bool = True) -> Path:
     """The whole multimodal job into ``out``; returns the report's path."""
     out = Path(out)
@@ -152,22 +217,25 @@ def run_multimodal(config: ExperimentConfig, out: str | Path, argv: list[str] | 
     scored = "test" if splits.test.records else "dev"
     if scored == "dev":  # e.g. MVSA-Single, whose test split is held back: report dev, and say so
         splits = dataclasses.replace(splits, test=splits.dev)
-    for name, part in (("train", splits.train), ("dev", splits.dev), ("test", splits.test)):
-        write_jsonl(part.records, out / "data" / f"{name}.jsonl")
+    export_splits({"train": splits.train.records, "dev": splits.dev.records, "test": splits.test.records},
+                  out / "data", copy_from=[default_cache_dir()])
     write_json(out / "data.json", splits.summary())
     say(progress, f"data: train {len(splits.train)}, dev {len(splits.dev)}, test {len(splits.test)}")
-    systems = train_systems(config, splits, out, progress)
+    systems = train_systems(config, splits, progress)
     classes = systems.text.classes_
     test = splits.test.records
     y_true = [r.label for r in test]
     probabilities = evaluate_systems(systems, splits, classes)
+    save_systems(systems, out, model_metrics(systems, splits, classes, scored))
     ours = {TEXT_ROW, IMAGE_ROW, *FUSION_ROWS.values()}
     results = [
         SystemResult(name, classification_metrics(y_true, proba, classes), [classes[i] for i in proba.argmax(axis=1)],
                      systems.seconds.get(name), ours=name in ours)
         for name, proba in probabilities.items()
     ]
-    write_json(out / "results.json", {r.name: {"metrics": r.metrics, "seconds": r.seconds} for r in results})
+    # results.json holds only what the run computed (the same bytes from the same command); timings apart
+    write_json(out / "results.json", {r.name: {"metrics": r.metrics} for r in results})
+    write_json(out / "timings.json", {r.name: {"seconds": r.seconds} for r in results})
     figures = _figures(systems, probabilities, results, y_true, classes, out / "figures")
     examples = _attention_examples(systems, config.fusion.method, test, out / "figures")
     sections = [
