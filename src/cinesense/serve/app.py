@@ -1,6 +1,6 @@
 """The HTTP service: ``create_app(classifier, limits)`` builds the FastAPI application.
 
-    POST /v1/predict        one comment (JSON with a base64 image, or multipart with a file) -> verdict + attention
+    POST /v1/predict        one comment (JSON with base64 image(s), or multipart with file(s)) -> verdict + attention
     POST /v1/predict/batch  several comments (JSON) -> verdicts
     GET  /v1/model          classes, version, metrics, limits
     GET  /healthz           liveness (answers while the model works)
