@@ -15,9 +15,11 @@ $(BIN)/cinesense: pyproject.toml
 install: $(BIN)/cinesense
 
 run: install
-	@if [ ! -f /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-color-emoji) >/dev/null 2>&1 || \
-	  echo "note: fonts-noto-color-emoji not installed; the emoji corpus will have the OpenMoji style only"; fi
+	@fonts=""; [ -f /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ] || fonts=" fonts-noto-color-emoji"; \
+	[ -f /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ] || fonts="$$fonts fonts-noto-cjk"; \
+	if [ -n "$$fonts" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$fonts) >/dev/null 2>&1 || \
+	  echo "note: could not install$$fonts. Without fonts-noto-color-emoji the emoji corpus has the OpenMoji style only (other figures than the README); without fonts-noto-cjk Chinese in figures shows as boxes"; fi
 	$(BIN)/cinesense weights fetch
 	$(BIN)/cinesense reproduce --config $(CONFIG) --out $(OUT) --overwrite
 

@@ -1,4 +1,9 @@
-"""Figures for run directories and reports (matplotlib, no display needed)."""
+"""Figures for run directories and reports (matplotlib, no display needed).
+
+Chinese text (words, comments, Chinese class names) is drawn with the first installed font of
+:data:`CJK_FONTS`, Latin text falling back to DejaVu Sans (matplotlib's own); ``make run`` installs
+Debian's ``fonts-noto-cjk``. Without any CJK font, Chinese characters come out as empty boxes.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +15,39 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib import font_manager  # noqa: E402
 from sklearn.metrics import roc_curve  # noqa: E402
 
 from cinesense.train import History  # noqa: E402
+
+CJK_FONTS = (
+    "Noto Sans CJK SC", "Noto Sans CJK JP", "Source Han Sans SC", "Source Han Sans CN", "Noto Sans SC",
+    "WenQuanYi Zen Hei", "WenQuanYi Micro Hei", "Microsoft YaHei", "PingFang SC", "SimHei",
+)
+"""Fonts with Chinese glyphs, in order of preference (Linux, then Windows and macOS names)."""
+FALLBACK_FONT = "DejaVu Sans"
+_CJK_FILE_HINTS = ("cjk", "sourcehan", "wqy", "msyh", "pingfang", "simhei", "notosanssc")
+
+
+def font_stack() -> list[str]:
+    """The installed fonts of :data:`CJK_FONTS`, in order, then DejaVu Sans.
+
+    Matplotlib's font list is cached on first use; a CJK font installed afterwards (``make run``
+    installs one on a machine whose virtual environment already drew a figure) is found by
+    scanning the system's font files for the known CJK families."""
+    known = {f.name for f in font_manager.fontManager.ttflist}
+    if not known.intersection(CJK_FONTS):
+        for path in font_manager.findSystemFonts():
+            if any(hint in Path(path).name.lower() for hint in _CJK_FILE_HINTS):
+                try:
+                    font_manager.fontManager.addfont(path)
+                except (OSError, RuntimeError, ValueError):  # an unreadable font file: skip it
+                    continue
+        known = {f.name for f in font_manager.fontManager.ttflist}
+    return [name for name in CJK_FONTS if name in known] + [FALLBACK_FONT]
+
+
+matplotlib.rcParams["font.family"] = font_stack()
 
 
 def plot_training_loss(histories: Mapping[str, History], path: str | Path) -> Path:
@@ -67,6 +102,25 @@ def plot_confusion(matrix: Sequence[Sequence[int]], classes: Sequence[str], titl
     ax.set_xticks(range(len(classes)), classes, rotation=30)
     ax.set_yticks(range(len(classes)), classes)
     ax.set(title=title, xlabel="predicted", ylabel="true")
+    return _save(fig, path)
+
+
+def plot_word_attention(examples: Sequence[tuple[str, Sequence[str], Sequence[float]]], path: str | Path,
+                        max_tokens: int = 40) -> Path:
+    """The attention over the words of a few comments: one row each, ``(title, tokens, weights)``,
+    the first ``max_tokens`` words of a comment."""
+    rows = max(1, len(examples))
+    fig, axes = plt.subplots(rows, 1, figsize=(10, 2.1 * rows), squeeze=False)
+    for ax, (title, tokens, weights) in zip(axes[:, 0], examples):
+        tokens, weights = list(tokens)[:max_tokens], np.asarray(weights, dtype=float)[:max_tokens]
+        ax.bar(range(len(tokens)), weights, color=plt.cm.Reds(0.3 + 0.7 * weights / max(weights.max(initial=0), 1e-12)))
+        ax.set_xticks(range(len(tokens)), tokens, fontsize=9)
+        ax.set_xlim(-0.6, max(len(tokens), 8) - 0.4)
+        ax.set_ylabel("attention")
+        ax.set_title(title, fontsize=9, loc="left")
+        ax.grid(alpha=0.3, axis="y")
+    for ax in axes[len(examples):, 0]:
+        ax.axis("off")
     return _save(fig, path)
 
 

@@ -26,7 +26,7 @@ from cinesense.explain.heatmap import save_heatmap
 from cinesense.fusion.model import METHODS
 from cinesense.image.weights import default_cache_dir
 from cinesense.metrics import classification_metrics, positive_class
-from cinesense.plots import plot_confusion, plot_roc_curves, plot_training_loss
+from cinesense.plots import plot_confusion, plot_roc_curves, plot_training_loss, plot_word_attention
 from cinesense.report import SystemResult, paper_comparison, percent, results_table, write_report
 from cinesense.rundir import record_run, write_json
 from cinesense.train import say
@@ -370,6 +370,7 @@ def _attention_examples(systems: TrainedSystems, method: str, test: Sequence[Rec
     chosen: list[Record] = []
     for kind in ("irony", "mockery", "congruent", "none", "all"):
         chosen.extend([r for r in test if r.meta.get("pair", "all") == kind][:2])
+    words_plot: list[tuple[str, list[str], list[float]]] = []
     rows = [f"Model: {clf.config.fusion.method} fusion.\n", "| comment | pair | true | predicted (p) | most attended words | sticker attention |",
             "|---|---|---|---|---|---|"]
     for i, record in enumerate(chosen[:8]):
@@ -383,4 +384,12 @@ def _attention_examples(systems: TrainedSystems, method: str, test: Sequence[Rec
         text = (record.text or "").replace("|", "/")[:50]
         pair = f"{record.meta.get('pair', '')} {record.meta.get('emoji', '')}".strip()
         rows.append(f"| {text} | {pair} | {record.label} | {e.label} ({e.probabilities[e.label]:.2f}) | {words} | {picture} |")
+        if e.tokens and len(words_plot) < 4:
+            stickers = "/".join(record.meta.get("sticker_labels") or []) or "no"
+            title = (f"{record.meta.get('pair', 'comment')} ({stickers} sticker): true {record.label}, "
+                     f"predicted {e.label} ({e.probabilities[e.label]:.2f})")
+            words_plot.append((title, list(e.tokens), list(e.weights)))
+    if words_plot:
+        plot_word_attention(words_plot, figures / "word_attention.png")
+        rows.append("\n![word attention of the first examples](figures/word_attention.png)")
     return "\n".join(rows)
