@@ -118,7 +118,7 @@ def data(tmp_path_factory):
             sticker = ["none", "red", "blue"][i % 3]
             label = "positive" if text_positive and sticker != "red" else "negative"
             kind = "none" if sticker == "none" else "congruent" if (sticker == "blue") == text_positive else "irony" if text_positive else "mockery"
-            line = {"id": f"{split}{i}", "text": " ".join(words) + " 电影", "label": label, "pair": kind,
+            line = {"id": f"{split}{i}", "text": " ".join(words) + " 电影", "label": label, "pair": kind, "text_label": "positive" if text_positive else "negative",
                     "emoji": {"none": "", "red": "😡", "blue": "😊"}[sticker]}
             if sticker != "none":
                 line["images"] = [f"img/{sticker}.png"] * (1 + i % 2)
@@ -242,7 +242,8 @@ def test_reproduce_runs_the_multimodal_job_end_to_end(reproduced, tmp_path):
     assert config.fusion.compare == ["late", "feature", "gated"]
     report = (out / "report.md").read_text(encoding="utf-8")
     for row in ("BiLSTM (text only)", "VGG16 (image only)", "late fusion, paper", "feature fusion", "gated fusion",
-                "McNemar", "irony (n=", "95% CI", "figures/roc.png", "Irony pairs by (first) sticker emoji", "😡 (n="):
+                "McNemar", "irony (n=", "95% CI", "figures/roc.png", "Irony pairs by (first) sticker emoji", "😡 (n=",
+                "text branch reads the text's polarity", "Mockery pairs (label negative) split by the text branch's reading"):
         assert row in report, row
     results = json.loads((out / "results.json").read_text(encoding="utf-8"))
     assert results["BiLSTM-VGG16 (late fusion, paper)"]["metrics"]["n"] == 24
@@ -328,3 +329,50 @@ def test_report_says_what_the_sticker_classifier_learnt_from(pretrain, stickers,
         assert "learns sticker polarity" not in text
     else:
         assert f"learns sticker polarity from the emoji corpus (identity split seed 4, {'its ' if stickers == 'faces' else ''}{says})" in text
+
+
+def test_report_splits_clash_pairs_by_how_the_text_branch_read_the_text():
+    """Mockery: a fusion can only get a negative text + positive sticker right when its text branch
+    heard the text as negative; the report shows that reading per pair kind and splits the clash pairs by it."""
+    from cinesense.data.schema import Record
+    from cinesense.fusion.experiment import TEXT_ROW, _text_reading_section, text_reading
+    from cinesense.report import SystemResult
+
+    def record(i, pair, text_label):
+        return Record(str(i), "t", "negative" if pair in ("irony", "mockery") else text_label, (), {"pair": pair, "text_label": text_label})
+
+    test = [record(0, "mockery", "negative"), record(1, "mockery", "negative"), record(2, "mockery", "negative"),
+            record(3, "irony", "positive"), record(4, "none", "positive"), record(5, "none", "negative")]
+    text = SystemResult(TEXT_ROW, {}, ["negative", "positive", "positive", "positive", "positive", "positive"], ours=True)
+    fused = SystemResult("fused", {}, ["negative", "positive", "negative", "negative", "positive", "negative"], ours=True)
+    other = SystemResult("majority class", {}, ["negative"] * 6)
+    reading = text_reading([other, text, fused], test)
+    assert reading["mockery"]["n"] == 3 and reading["mockery"]["text_read_right"] == 1 and reading["mockery"]["n_misread"] == 2
+    assert reading["none"] == {"n": 2, "text_read_right": 1}
+    assert reading["mockery"]["accuracy"]["fused"] == {"text read right": 1.0, "text misread": 0.5}
+    assert reading["mockery"]["accuracy"][TEXT_ROW] == {"text read right": 1.0, "text misread": 0.0}
+    assert "majority class" not in reading["mockery"]["accuracy"]
+    assert reading["irony"]["accuracy"]["fused"] == {"text read right": 1.0, "text misread": None}
+    section = _text_reading_section([other, text, fused], test)
+    assert "| mockery | 3 | 1 (33.33) |" in section
+    assert "| system | text read right (n=1) | text misread (n=2) |" in section and "| fused | 100.00 | 50.00 |" in section
+
+
+@pytest.mark.parametrize("styles", [["openmoji", "noto"], ["openmoji"]])
+def test_report_names_the_sticker_fonts_and_warns_without_noto(tmp_path, monkeypatch, styles):
+    """Whether Noto Color Emoji is installed changes the whole corpus: the report says which fonts it used."""
+    from cinesense.config import DataConfig, ExperimentConfig
+    from cinesense.data.schema import Dataset, Record
+    from cinesense.experiment import Splits
+    from cinesense.fusion.experiment import _data_section, environment
+
+    fonts = {"openmoji": {"file": "OpenMoji-color-glyf_colr_0.ttf", "bytes": 123}, "noto": {"file": "NotoColorEmoji.ttf", "bytes": 456}}
+    (tmp_path / "emoji_corpus").mkdir()
+    summary = {"params": {"styles": styles, "fonts": {s: fonts[s] for s in styles}}}
+    (tmp_path / "emoji_corpus" / "summary.json").write_text(json.dumps(summary), encoding="utf-8")
+    monkeypatch.setenv("CINESENSE_CACHE", str(tmp_path))
+    part = Dataset([Record("a", "好", "positive", meta={"pair": "none"})], "constructed")
+    text = _data_section(ExperimentConfig(modality="fused", data=DataConfig(source="multimodal")), Splits(part, part, part))
+    assert "openmoji (OpenMoji-color-glyf_colr_0.ttf, 123 bytes)" in text
+    assert ("Noto Color Emoji was not installed" in text) == ("noto" not in styles)
+    assert environment()["stickers"]["styles"] == styles

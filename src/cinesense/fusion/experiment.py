@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
+import os
+import platform
 import re
 import time
 from collections.abc import Sequence
@@ -15,7 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
+from cinesense import NUMERICS_ENV
 from cinesense.baselines import TfidfLogisticRegression, align_columns
 from cinesense.classifier import Classifier, fit_branch
 from cinesense.config import ExperimentConfig
@@ -211,6 +216,8 @@ def run_multimodal(config: ExperimentConfig, out: str | Path, argv: list[str] | 
     out = Path(out)
     started = time.perf_counter()
     record_run(out, config, argv)
+    if config.train.threads:  # the whole job (conv-feature cache, predictions) on the configured threads, not only the fits
+        torch.set_num_threads(config.train.threads)
     splits = load_splits(config.data)
     if not splits.dev.records:
         raise ValueError("the multimodal job needs a dev split (data.dev or split_fractions)")
@@ -236,6 +243,8 @@ def run_multimodal(config: ExperimentConfig, out: str | Path, argv: list[str] | 
     # results.json holds only what the run computed (the same bytes from the same command); timings apart
     write_json(out / "results.json", {r.name: {"metrics": r.metrics} for r in results})
     write_json(out / "timings.json", {r.name: {"seconds": r.seconds} for r in results})
+    write_json(out / "text_reading.json", text_reading(results, test))
+    write_json(out / "environment.json", environment())
     figures = _figures(systems, probabilities, results, y_true, classes, out / "figures")
     examples = _attention_examples(systems, config.fusion.method, test, out / "figures")
     sections = [
@@ -245,7 +254,8 @@ def run_multimodal(config: ExperimentConfig, out: str | Path, argv: list[str] | 
          + ("on P(positive)." if len(classes) == 2 else "one-vs-rest, macro average.")
          + f" The image-only row predicts the training prior for a comment without a sticker. Times are training seconds."),
         ("Uncertainty and significance", _uncertainty_section(results, y_true)),
-        ("Subsets (accuracy, %)", _subset_section(results, test) + _sticker_section(results, test)),
+        ("Subsets (accuracy, %)", _subset_section(results, test) + _sticker_section(results, test)
+         + _text_reading_section(results, test)),
         ("Against the paper's Table 2", paper_comparison(results, y_true, PAPER_ROWS) if len(classes) == 2 else
          "The paper's Table 2 is binary; this data set has 3 classes, so only the standard metrics above apply."),
         ("Training", _training_section(systems) + "\n\n![training loss (Fig. 6)](figures/training_loss.png)"),
@@ -266,6 +276,13 @@ def _data_section(config: ExperimentConfig, splits: Splits) -> str:
         text += "\n\n" + CONSTRUCTED_NOTE + "\n\nComments per pair kind: " + "; ".join(
             f"{name} {counts}" for name, counts in kinds.items()
         )
+    styles = sticker_styles() if config.data.source == "multimodal" else None
+    if styles is not None:
+        fonts = ", ".join(f"{name} ({font['file']}, {font['bytes']:,} bytes)" for name, font in styles["fonts"].items())
+        text += f"\n\nSticker renderings: {fonts}."
+        if "noto" not in styles["styles"]:
+            text += (" **Noto Color Emoji was not installed** (Debian's `fonts-noto-color-emoji`): the stickers have the "
+                     "OpenMoji style only, so the corpus, and every figure, differ from a run that has both styles.")
     if config.fusion.image_pretrain == "emoji":
         which = "its face / gesture emoji" if config.data.multimodal.stickers == "faces" else "every emoji"
         text += (
@@ -273,6 +290,26 @@ def _data_section(config: ExperimentConfig, splits: Splits) -> str:
             f"{config.data.multimodal.emoji_seed}, {which}), not from the comments' labels; its test emoji stay unseen."
         )
     return text
+
+
+def sticker_styles() -> dict[str, Any] | None:
+    """The emoji styles and font files the cached emoji corpus was rendered from (what decides the
+    stickers of the default corpus), or None without a built corpus."""
+    try:
+        params = json.loads((default_cache_dir() / "emoji_corpus" / "summary.json").read_text(encoding="utf-8"))["params"]
+        return {"styles": list(params["styles"]), "fonts": dict(params["fonts"])}
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def environment() -> dict[str, Any]:
+    """What, besides the command, decides a run's numbers: the CPU code paths and thread counts."""
+    return {
+        "numerics_env": {name: os.environ.get(name) for name in NUMERICS_ENV},
+        "torch": torch.__version__, "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "threads": torch.get_num_threads(), "deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
+        "machine": platform.machine(), "stickers": sticker_styles(),
+    }
 
 
 def _pair_counts(records: Sequence[Record]) -> dict[str, int]:
@@ -330,6 +367,60 @@ def _sticker_section(results: Sequence[SystemResult], test: Sequence[Record]) ->
         if r.ours:
             cells = [percent(float(np.mean([r.predictions[i] == test[i].label for i in by_emoji[e]]))) for e in emoji]
             lines.append(f"| {r.name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def text_reading(results: Sequence[SystemResult], test: Sequence[Record]) -> dict[str, Any]:
+    """How the text branch alone read each comment's *text* (``meta["text_label"]``), per pair
+    kind, and the accuracy of every system on the irony / mockery pairs split by that reading. A
+    clash pair can only be right if the fusion hears the sticker *against* the text: when the text
+    branch already misreads the text (a negative review it reads as positive), a positive sticker
+    only confirms the misreading."""
+    by_name = {r.name: r for r in results}
+    text = by_name.get(TEXT_ROW)
+    if text is None:
+        return {}
+    kinds: dict[str, list[int]] = {}
+    for i, r in enumerate(test):
+        if r.meta.get("text_label") is not None:
+            kinds.setdefault(str(r.meta.get("pair", "all")), []).append(i)
+    reading: dict[str, Any] = {}
+    for kind, rows in sorted(kinds.items()):
+        right = [i for i in rows if text.predictions[i] == test[i].meta["text_label"]]
+        entry: dict[str, Any] = {"n": len(rows), "text_read_right": len(right)}
+        if kind in ("irony", "mockery"):
+            read = set(right)
+            wrong = [i for i in rows if i not in read]
+            entry["accuracy"] = {
+                r.name: {"text read right": _share(r.predictions, test, right), "text misread": _share(r.predictions, test, wrong)}
+                for r in results if r.ours
+            }
+            entry["n_misread"] = len(wrong)
+        reading[kind] = entry
+    return reading
+
+
+def _share(predictions: Sequence[str], test: Sequence[Record], rows: Sequence[int]) -> float | None:
+    return float(np.mean([predictions[i] == test[i].label for i in rows])) if rows else None
+
+
+def _text_reading_section(results: Sequence[SystemResult], test: Sequence[Record]) -> str:
+    reading = text_reading(results, test)
+    if not reading:
+        return ""
+    lines = ["\n\nHow the text branch alone read the *text* (its polarity before any sticker), per pair kind:\n",
+             "| pair kind | comments | text branch reads the text's polarity |", "|---|---|---|"]
+    for kind, entry in reading.items():
+        lines.append(f"| {kind} | {entry['n']} | {entry['text_read_right']} ({percent(entry['text_read_right'] / entry['n'])}) |")
+    for kind in ("irony", "mockery"):
+        entry = reading.get(kind)
+        if not entry:
+            continue
+        lines += [f"\n\n{kind.capitalize()} pairs (label negative) split by the text branch's reading of the text, accuracy %:\n",
+                  f"| system | text read right (n={entry['n'] - entry['n_misread']}) | text misread (n={entry['n_misread']}) |",
+                  "|---|---|---|"]
+        for name, shares in entry["accuracy"].items():
+            lines.append(f"| {name} | {percent(shares['text read right'])} | {percent(shares['text misread'])} |")
     return "\n".join(lines)
 
 
