@@ -106,15 +106,15 @@ def plot_confusion(matrix: Sequence[Sequence[int]], classes: Sequence[str], titl
 
 
 def plot_word_attention(examples: Sequence[tuple[str, Sequence[str], Sequence[float]]], path: str | Path,
-                        max_tokens: int = 40) -> Path:
+                        max_tokens: int = 30) -> Path:
     """The attention over the words of a few comments: one row each, ``(title, tokens, weights)``,
     the first ``max_tokens`` words of a comment."""
     rows = max(1, len(examples))
-    fig, axes = plt.subplots(rows, 1, figsize=(10, 2.1 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, 1, figsize=(10, 2.4 * rows), squeeze=False)
     for ax, (title, tokens, weights) in zip(axes[:, 0], examples):
         tokens, weights = list(tokens)[:max_tokens], np.asarray(weights, dtype=float)[:max_tokens]
         ax.bar(range(len(tokens)), weights, color=plt.cm.Reds(0.3 + 0.7 * weights / max(weights.max(initial=0), 1e-12)))
-        ax.set_xticks(range(len(tokens)), tokens, fontsize=9)
+        ax.set_xticks(range(len(tokens)), tokens, fontsize=9, rotation=90 if len(tokens) > 16 else 0)
         ax.set_xlim(-0.6, max(len(tokens), 8) - 0.4)
         ax.set_ylabel("attention")
         ax.set_title(title, fontsize=9, loc="left")
