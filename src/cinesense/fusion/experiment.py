@@ -153,6 +153,16 @@ def image_only_proba(image: Classifier, records: Sequence[Record], prior: np.nda
     return proba
 
 
+def text_only_proba(text: Classifier, records: Sequence[Record], prior: np.ndarray) -> np.ndarray:
+    """The text branch on comments, through the labelled-data path (a text without words is read as
+    in training, not refused as in ``predict_proba``); the training prior for a comment without text."""
+    proba = np.tile(prior, (len(records), 1))
+    with_text = [i for i, r in enumerate(records) if r.text]
+    if with_text:
+        proba[with_text] = text.predict_records([records[i] for i in with_text])[0]
+    return proba
+
+
 def evaluate_systems(systems: TrainedSystems, splits: Splits, classes: list[str]) -> dict[str, np.ndarray]:
     """Test-set probabilities of every system (rows follow the test records)."""
     test, train = splits.test.records, splits.train.records
@@ -162,7 +172,7 @@ def evaluate_systems(systems: TrainedSystems, splits: Splits, classes: list[str]
     probabilities = {
         "majority class": np.tile(np.eye(len(classes))[prior.argmax()], (len(test), 1)),
         "TF-IDF + LR (text only)": align_columns(tfidf.predict_proba([r.text or "" for r in test]), tfidf.classes_, classes),
-        TEXT_ROW: systems.text.predict_proba([r.text or "" for r in test]),
+        TEXT_ROW: text_only_proba(systems.text, test, prior),
         IMAGE_ROW: image_only_proba(systems.image, test, prior),
     }
     for method, clf in systems.fused.items():
