@@ -84,7 +84,7 @@ def test_cached_values_equal_direct_stem_output(tmp_path: Path, vgg_stem: nn.Mod
     features, _ = make_cache(tmp_path / "cache", vgg_stem).get(paths)
     with torch.no_grad():
         direct = vgg_stem(torch.stack([preprocess_image(load_image(p), PRE) for p in paths]))
-    assert torch.allclose(features, direct, atol=1e-5)
+    assert torch.allclose(features, direct, rtol=1e-4, atol=1e-4)  # float32: one image a pass vs a batch of two
 
 
 def test_changing_preprocessing_weights_or_stem_name_recomputes(tmp_path: Path, stem: CountingStem) -> None:
