@@ -28,7 +28,7 @@ test: install
 
 report-all: install  # the default corpus, MVSA-Single and Douban (needs ../shared/data) in one report: runs/all/report.md
 	$(BIN)/cinesense weights fetch
-	$(BIN)/cinesense reproduce --config configs/default.toml --config configs/mvsa.toml --config configs/douban.toml --out runs/all
+	$(BIN)/cinesense reproduce --config configs/default.toml --config configs/mvsa.toml --config configs/douban.toml --out runs/all --overwrite
 
 bench: install
 	$(BIN)/python bench/text_accuracy.py
