@@ -161,6 +161,14 @@ def read_meta(out: str | Path) -> dict[str, Any] | None:
     return obj
 
 
+def _unverified_output(out: Path) -> DataError:
+    """The error for an existing output that has no sidecar: it is left as it is."""
+    return DataError(
+        f"{out} exists and is not known to be predict-file output (no {meta_path(out).name} beside it); "
+        f"nothing was changed: remove it or choose another --out"
+    )
+
+
 def _write_meta(out: Path, identity: dict[str, Any]) -> None:
     meta = meta_path(out)
     temporary = meta.with_name(meta.name + ".tmp")
@@ -210,10 +218,7 @@ def resume_point(out: Path) -> tuple[int, str | None]:
     if not out.exists() or out.stat().st_size == 0:
         return 0, None
     if read_meta(out) is None:
-        raise DataError(
-            f"{out} exists and is not known to be predict-file output (no {meta_path(out).name} beside it); "
-            f"nothing was changed: remove it or choose another --out"
-        )
+        raise _unverified_output(out)
     with open(out, "rb+") as handle:
         size = handle.seek(0, os.SEEK_END)
         block, last, keep = TAIL_BLOCK, None, 0
@@ -336,10 +341,7 @@ def predict_file(
     fresh = not out.exists() or out.stat().st_size == 0
     if not fresh:
         if recorded is None:
-            raise DataError(
-                f"{out} exists and is not known to be predict-file output (no {meta_path(out).name} beside it); "
-                f"nothing was changed: remove it or choose another --out"
-            )
+            raise _unverified_output(out)
         _check_same_run(out, recorded, identity, data)
     done_line, done_id = resume_point(out)
     lines = _read_lines(data)
