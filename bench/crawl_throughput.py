@@ -25,9 +25,13 @@ from dataclasses import replace
 from pathlib import Path
 from unittest import mock
 
+import sys
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # the fake Tencent server lives with the tests
+
 from cinesense.crawl.crawler import CrawlOptions, crawl
 from cinesense.crawl.endpoints import load_endpoints
-from cinesense.crawl.fake_server import FakeServer, SyntheticArticle
+from fake_tencent import FakeServer, SyntheticArticle
 from cinesense.crawl.http import PoliteClient
 from cinesense.crawl.tencent import TencentApi
 

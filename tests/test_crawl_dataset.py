@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cinesense.crawl.dataset import ImportOptions, emoticons, import_crawl, load_sticker_map, read_labels
+from cinesense.data.crawl_import import ImportOptions, emoticons, import_crawl, load_sticker_map, read_labels
 from cinesense.data.jsonl import load_jsonl
 from cinesense.data.schema import DataError
 

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from cinesense.crawl.fake_server import FakeClock, FakeServer, json_reply
+from fake_tencent import FakeClock, FakeServer, json_reply
 from cinesense.crawl.http import DEFAULT_USER_AGENT, Backoff, CrawlError, HttpError, PoliteClient
 
 

@@ -11,7 +11,7 @@ from PIL import Image
 
 from cinesense.crawl.crawler import CrawlOptions, crawl
 from cinesense.crawl.endpoints import load_endpoints
-from cinesense.crawl.fake_server import FakeClock, FakeServer, comment, json_reply, page_body
+from fake_tencent import FakeClock, FakeServer, comment, json_reply, page_body
 from cinesense.crawl.http import Backoff, PoliteClient
 from cinesense.crawl.images import ImageDownloader, ImageRejected, check_image
 from cinesense.crawl.tencent import TencentApi

@@ -8,7 +8,7 @@ import pytest
 
 from cinesense.config import ConfigError
 from cinesense.crawl.endpoints import DEFAULT_ENDPOINTS, dump_endpoints, load_endpoints
-from cinesense.crawl.fake_server import comment, page_body
+from fake_tencent import comment, page_body
 from cinesense.crawl.parse import (
     ResponseError, as_bool, as_int, as_str, danmu_segments, decode_body, next_cursor, parse_comment_page,
 )

@@ -12,7 +12,7 @@ from cinesense.crawl import crawler as crawler_module
 from cinesense.crawl.checkpoint import load_state, save_state
 from cinesense.crawl.crawler import CrawlOptions, crawl
 from cinesense.crawl.endpoints import load_endpoints
-from cinesense.crawl.fake_server import FakeClock, FakeServer, SyntheticArticle, comment, json_reply
+from fake_tencent import FakeClock, FakeServer, SyntheticArticle, comment, json_reply
 from cinesense.crawl.http import Backoff, CrawlError, PoliteClient
 from cinesense.crawl.tencent import TencentApi
 from cinesense.data.jsonl import load_jsonl

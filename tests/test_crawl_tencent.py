@@ -10,7 +10,7 @@ import pytest
 
 from cinesense.crawl.crawler import CrawlOptions, crawl
 from cinesense.crawl.endpoints import load_endpoints
-from cinesense.crawl.fake_server import FakeClock, FakeServer, SyntheticArticle, comment, json_reply, page_body
+from fake_tencent import FakeClock, FakeServer, SyntheticArticle, comment, json_reply, page_body
 from cinesense.crawl.http import Backoff, CrawlError, PoliteClient
 from cinesense.crawl.tencent import TencentApi
 

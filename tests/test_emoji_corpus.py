@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cinesense.data.emoji import build_emoji_corpus, is_face, main, stratified_identity_split
+from cinesense.cli import main
+from cinesense.data.emoji import build_emoji_corpus, is_face, stratified_identity_split
 from cinesense.data.emoji_ranking import PolarityThresholds, codepoints_of, load_emoji_sentiment
 from cinesense.data.emoji_render import EmojiRenderer, RenderError, font_path_for
 
@@ -159,7 +160,7 @@ def test_rebuild_is_deterministic_and_skipped(tmp_path: Path) -> None:
 
 
 def test_main_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main([str(tmp_path), "--styles", "openmoji", "--size", "24", "--limit", "5"]) == 0
+    assert main(["data", "emoji", "--out", str(tmp_path), "--styles", "openmoji", "--size", "24", "--limit", "5"]) == 0
     assert "identity/train" in capsys.readouterr().out
     assert (tmp_path / "identity" / "test.jsonl").is_file()
 

@@ -336,7 +336,7 @@ def test_report_splits_clash_pairs_by_how_the_text_branch_read_the_text():
     heard the text as negative; the report shows that reading per pair kind and splits the clash pairs by it."""
     from cinesense.data.schema import Record
     from cinesense.fusion.experiment import TEXT_ROW, _text_reading_section, text_reading
-    from cinesense.report import SystemResult
+    from cinesense.evaluate.report import SystemResult
 
     def record(i, pair, text_label):
         return Record(str(i), "t", "negative" if pair in ("irony", "mockery") else text_label, (), {"pair": pair, "text_label": text_label})

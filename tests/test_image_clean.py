@@ -10,7 +10,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
-from cinesense.image.clean import (
+from cinesense.data.ad_filter import (
     CleanResult,
     clean_images,
     dhash,

@@ -17,6 +17,7 @@ from safetensors.numpy import save_file as save_numpy
 from safetensors.torch import load_file, save_file
 
 from cinesense.image import weights
+from cinesense.cache import default_cache_dir
 from cinesense.image.vgg import VGG16Features, conv_layer_names
 from cinesense.image.weights import MissingWeightsError, Preprocessing, WeightsError
 
@@ -86,7 +87,7 @@ def test_default_cache_dir_follows_env(tmp_path: Path, monkeypatch: pytest.Monke
     monkeypatch.setenv("CINESENSE_CACHE", str(tmp_path))
     assert weights.default_weights_path() == tmp_path / "vgg16_imagenet_conv.safetensors"
     monkeypatch.delenv("CINESENSE_CACHE")
-    assert weights.default_cache_dir() == Path.home() / ".cache" / "cinesense"
+    assert default_cache_dir() == Path.home() / ".cache" / "cinesense"
 
 
 def test_missing_initializer_is_named(tmp_path: Path, tiny) -> None:

@@ -1,11 +1,11 @@
-"""Tests of cinesense.metrics against values computed by hand on tiny examples."""
+"""Tests of cinesense.evaluate.metrics against values computed by hand on tiny examples."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from cinesense.metrics import binary_counts, classification_metrics, paper_formula_metrics, positive_class, roc_auc
+from cinesense.evaluate.metrics import binary_counts, classification_metrics, paper_formula_metrics, positive_class, roc_auc
 
 CLASSES = ["negative", "positive"]
 # 4 positive, 3 negative examples; P(positive) below; threshold 0.5 (argmax)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from matplotlib import font_manager
 
-from cinesense import plots
+from cinesense.evaluate import plots
 
 
 def _cjk_font_files() -> list[str]:

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import f1_score
 
-from cinesense.significance import _score, bootstrap_interval, mcnemar
+from cinesense.evaluate.significance import _score, bootstrap_interval, mcnemar
 
 
 def test_numpy_scores_match_scikit_learn():

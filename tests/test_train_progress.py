@@ -7,6 +7,7 @@ import re
 import torch
 from torch import nn
 
+import cinesense.progress as progress
 import cinesense.train as train
 from cinesense.config import TrainConfig
 
@@ -36,7 +37,7 @@ def _epoch(progress: bool) -> list[float]:
 
 
 def test_an_epoch_writes_progress_lines_with_rate_and_eta_to_a_log(capsys, monkeypatch):
-    monkeypatch.setattr(train, "LOG_INTERVAL_SECONDS", 0.0)  # a line at every batch (stderr is not a terminal here)
+    monkeypatch.setattr(progress, "LOG_INTERVAL_SECONDS", 0.0)  # a line at every batch (stderr is not a terminal here)
     losses = _epoch(progress=True)
     err = capsys.readouterr().err
     lines = [line for line in err.splitlines() if line.startswith("epoch 1:")]
@@ -47,14 +48,14 @@ def test_an_epoch_writes_progress_lines_with_rate_and_eta_to_a_log(capsys, monke
 
 
 def test_no_progress_prints_nothing(capsys, monkeypatch):
-    monkeypatch.setattr(train, "LOG_INTERVAL_SECONDS", 0.0)
+    monkeypatch.setattr(progress, "LOG_INTERVAL_SECONDS", 0.0)
     _epoch(progress=False)
     captured = capsys.readouterr()
     assert captured.err == "" and captured.out == ""
 
 
 def test_fit_without_progress_is_silent_and_with_progress_reports_batches(capsys, monkeypatch):
-    monkeypatch.setattr(train, "LOG_INTERVAL_SECONDS", 0.0)
+    monkeypatch.setattr(progress, "LOG_INTERVAL_SECONDS", 0.0)
     examples = [torch.randn(3) for _ in range(16)]
     labels = [i % 2 for i in range(16)]
     config = TrainConfig(batch_size=4, epochs=2, patience=5)
@@ -67,7 +68,7 @@ def test_fit_without_progress_is_silent_and_with_progress_reports_batches(capsys
 
 
 def test_the_eta_counts_down_from_the_rate():
-    bar = train.LoopProgress(100, "epoch 3", interval=1e9)
+    bar = progress.LoopProgress(100, "epoch 3", interval=1e9)
     bar.started = 0.0
     bar.done = 25
     assert bar.line(now=50.0).startswith("epoch 3: 25/100 batches (25%), 0.50 batches/s, 50s elapsed, ETA 2m30s")

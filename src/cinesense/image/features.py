@@ -30,7 +30,8 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from cinesense.image.loading import DEFAULT_MAX_PIXELS, ImageError, load_image
-from cinesense.image.weights import Preprocessing, default_cache_dir, preprocess_image
+from cinesense.cache import default_cache_dir
+from cinesense.image.weights import Preprocessing, preprocess_image
 
 logger = logging.getLogger(__name__)
 

@@ -28,6 +28,7 @@ import torch
 from PIL import Image
 
 from cinesense.hashing import sha256_file
+from cinesense.cache import default_cache_dir
 from cinesense.image.loading import resize_and_center_crop
 from cinesense.image.vgg import VGG16Features, conv_layer_names, conv_param_shapes
 
@@ -121,12 +122,6 @@ def preprocess_image(img: Image.Image, preprocessing: Preprocessing | None = Non
         array = array[:, :, ::-1]  # (H, W, 3) BGR
     array = array - np.asarray(pre.mean, dtype=np.float32)  # (H, W, 3)
     return torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1)))  # (3, H, W)
-
-
-def default_cache_dir() -> Path:
-    """``$CINESENSE_CACHE`` if set, else ``~/.cache/cinesense``."""
-    env = os.environ.get("CINESENSE_CACHE")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "cinesense"
 
 
 def default_weights_path() -> Path:

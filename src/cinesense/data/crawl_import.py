@@ -22,7 +22,7 @@ from pathlib import Path
 from cinesense.crawl.crawler import COMMENTS_FILE, DANMU_FILE
 from cinesense.data.jsonl import load_jsonl, write_jsonl
 from cinesense.data.schema import DataError, Record
-from cinesense.image.clean import clean_images, write_clean_report
+from cinesense.data.ad_filter import clean_images, write_clean_report
 
 EMOTICON = re.compile(r"\[[\u4e00-\u9fff]{1,4}\]")
 _IMAGE_SUFFIXES = {".png", ".gif", ".jpg", ".jpeg", ".webp", ".bmp"}

@@ -1,8 +1,4 @@
-"""Command-line wiring of ``cinesense crawl`` and ``cinesense data import``.
-
-``cinesense.cli`` calls :func:`add_crawl_parser` and :func:`add_import_parser` to register the
-commands and dispatches to :func:`run_crawl` and :func:`run_import`.
-"""
+"""``cinesense crawl tencent`` and ``cinesense crawl endpoints``: collect comments politely and resumably."""
 
 from __future__ import annotations
 
@@ -15,7 +11,7 @@ from pathlib import Path
 from cinesense.crawl.http import DEFAULT_USER_AGENT, Backoff, CrawlError, PoliteClient
 
 
-def add_crawl_parser(commands: argparse._SubParsersAction) -> None:
+def add_commands(commands: argparse._SubParsersAction) -> None:
     """Register ``crawl tencent`` and ``crawl endpoints`` on the top-level sub-parsers."""
     crawl = commands.add_parser("crawl", help="collect comments from a video site (politely, resumably)")
     sites = crawl.add_subparsers(dest="crawl_command", required=True)
@@ -44,23 +40,6 @@ def add_crawl_parser(commands: argparse._SubParsersAction) -> None:
 def _add_endpoint_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--endpoints", type=Path, help="TOML file overriding endpoint URLs, parameters and headers")
     parser.add_argument("--base-url", help="send every endpoint to this host instead, keeping each path")
-
-
-def add_import_parser(data_commands: argparse._SubParsersAction) -> None:
-    """Register ``data import`` on the ``data`` sub-parsers."""
-    imp = data_commands.add_parser("import", help="turn a crawl folder into a training-ready JSONL file")
-    imp.add_argument("crawl", type=Path, help="folder written by `cinesense crawl`")
-    imp.add_argument("--out", type=Path, required=True, help="output JSONL (shared format)")
-    imp.add_argument("--danmu", action="store_true", help="include danmu.jsonl (ids prefixed danmu-)")
-    imp.add_argument("--no-clean", action="store_true", help="keep every image (skip the ad / irrelevant image filter)")
-    imp.add_argument("--max-aspect-ratio", type=float, default=3.0, help="drop banner images longer than this ratio")
-    imp.add_argument("--max-comments-per-image", type=int, default=10, help="drop an image repeated in more comments; 0 = off")
-    imp.add_argument("--blocklist", type=Path, help="file of SHA-256 digests (one a line) of images to drop")
-    imp.add_argument("--stickers", type=Path, help="folder (流泪.png = [流泪]) or JSON map of emoticon codes to images")
-    imp.add_argument("--labels", type=Path, help="a filled-in labelling CSV (columns id, label): human labels")
-    imp.add_argument("--model", type=Path, help="trained model folder: add predicted labels (marked as predicted)")
-    imp.add_argument("--label-sheet", type=Path, help="also write a CSV to label by hand")
-    imp.add_argument("--keep-raw", action="store_true", help="keep each record's raw API fields")
 
 
 def _endpoints(args: argparse.Namespace) -> dict:
@@ -101,22 +80,4 @@ def run_crawl(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_import(args: argparse.Namespace) -> int:
-    """``cinesense data import``: prints the summary as JSON."""
-    from cinesense.crawl.dataset import ImportOptions, import_crawl, load_sticker_map, read_labels
-
-    blocklist = frozenset()
-    if args.blocklist:
-        lines = args.blocklist.read_text(encoding="utf-8").splitlines()
-        blocklist = frozenset(line.strip().lower() for line in lines if line.strip())
-    options = ImportOptions(danmu=args.danmu, clean=not args.no_clean, max_aspect_ratio=args.max_aspect_ratio,
-                            max_comments_per_image=args.max_comments_per_image or None, blocklist_sha256=blocklist,
-                            keep_raw=args.keep_raw)
-    summary = import_crawl(
-        args.crawl, args.out, options,
-        stickers=load_sticker_map(args.stickers) if args.stickers else None,
-        labels=read_labels(args.labels) if args.labels else None,
-        model=args.model, label_sheet=args.label_sheet,
-    )
-    print(json.dumps(summary, ensure_ascii=False, indent=2))
-    return 0
+COMMANDS = {"crawl": run_crawl}

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cinesense.metrics import binary_counts, paper_formula_metrics
+from cinesense.evaluate.metrics import binary_counts, paper_formula_metrics
 
 #: The paper's Table 2 (%, its private Tencent Video crawl; split and sizes not given).
 PAPER_TABLE_2 = {

@@ -218,3 +218,11 @@ def write_clean_report(result: CleanResult, path: str | Path) -> Path:
             for row in rows:
                 handle.write(json.dumps(row, ensure_ascii=False) + "\n")
     return out
+
+
+def read_blocklist(path: Path) -> frozenset[str]:
+    """The SHA-256 digests (one a line, any case; blank lines ignored) of images to drop."""
+    from cinesense.data.schema import check_input_file
+
+    check_input_file(path)
+    return frozenset(line.strip().lower() for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip())

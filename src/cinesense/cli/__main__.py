@@ -1,0 +1,3 @@
+from cinesense.cli import main
+
+raise SystemExit(main())
