@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import tiny_sticker
+from helpers import tiny_sticker
 from test_serve_fused import tiny_fused_model
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -14,7 +14,7 @@ from cinesense.bundle import BundleError
 from cinesense.config import load_config
 from cinesense.data.schema import Record
 from cinesense.text.vocab import Vocabulary
-from conftest import tiny_texts
+from helpers import tiny_texts
 
 OVERRIDES = [
     "seed=0",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import tiny_sticker, tiny_texts
+from helpers import tiny_sticker, tiny_texts
 
 from cinesense import Classifier
 from cinesense.config import load_config

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import tiny_sticker, tiny_texts
+from helpers import tiny_sticker, tiny_texts
 
 from cinesense import Classifier
 from cinesense.cli import main

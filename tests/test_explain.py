@@ -8,7 +8,7 @@ import re
 
 import numpy as np
 import pytest
-from conftest import tiny_sticker
+from helpers import tiny_sticker
 from PIL import Image
 
 from cinesense import Classifier

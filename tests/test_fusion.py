@@ -17,7 +17,7 @@ from cinesense.data.jsonl import load_jsonl
 from cinesense.fusion.model import FusedModel, FusionModelConfig, LateFusion, collate_comments
 from cinesense.image.model import AttVGG16, AttVGG16Config
 from cinesense.text.model import AttBiLSTM, AttBiLSTMConfig
-from conftest import tiny_image_model_toml
+from helpers import tiny_image_model_toml
 
 
 def _model(method: str) -> FusedModel:

@@ -14,7 +14,7 @@ from cinesense.classifier import Classifier
 from cinesense.cli import main
 from cinesense.config import load_config
 from cinesense.data.jsonl import load_jsonl
-from conftest import tiny_image_model_toml
+from helpers import tiny_image_model_toml
 
 
 def _image(path, colour, size=32):

@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import tiny_sticker, tiny_texts
+from helpers import tiny_sticker, tiny_texts
 
 from cinesense import Classifier
 from cinesense.cli import main

@@ -12,7 +12,7 @@ import pytest
 from cinesense.cli import main
 from cinesense.rundir import PARTIAL, REPLACED, RunFolderError, run_folder
 
-from conftest import tiny_texts
+from helpers import tiny_texts
 
 TINY = ["seed=0", "word2vec.vector_size=16", "word2vec.min_count=1", "word2vec.epochs=3", "text_model.hidden_size=16",
         "text_model.attention_dim=16", "train.epochs=3", "train.batch_size=8", "train.learning_rate=0.01", "train.threads=1"]

@@ -11,7 +11,7 @@ from cinesense import Classifier
 from cinesense.config import load_config
 from cinesense.data.schema import Record
 from cinesense.serve import Limits, create_app
-from conftest import tiny_sticker, tiny_texts
+from helpers import tiny_sticker, tiny_texts
 from test_serve import assert_error, classifier, client  # noqa: F401 - fixtures
 from test_serve_image import BLUE, RED, b64
 
