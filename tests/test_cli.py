@@ -94,11 +94,18 @@ def test_evaluate_one_class_file_has_null_auc(tiny, trained, tmp_path):
 
 
 def test_predict_prints_label_probability_and_words(trained, capsys):
-    assert main(["predict", "--model", str(trained), "这部 电影 真的 好看 精彩"]) == 0
+    from cinesense import Classifier
+
+    text = "这部 电影 真的 好看 精彩"
+    assert main(["predict", "--model", str(trained), text]) == 0
     output = capsys.readouterr().out
     label, probability, _ = output.splitlines()[0].split("\t")
     assert label in ("negative", "positive")
     assert 0.5 <= float(probability) <= 1.0
+    classifier = Classifier.load(trained)
+    (row,) = classifier.predict_proba([text])
+    assert label == classifier.classes_[int(row.argmax())] == "positive"  # the argmax; the text is plainly positive
+    assert probability == f"{row.max():.3f}"  # the model's own probability, to the printed precision
     assert "attention:" in output and "精彩" in output
 
 
@@ -116,6 +123,7 @@ def test_unknown_config_key_is_a_clear_error(tiny, tmp_path, capsys):
     assert "unknown key(s) epoch" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # a whole-pipeline run: .ci/run runs these with -m slow
 def test_reproduce_writes_report_with_baselines(tiny, tmp_path):
     _, config = tiny
     out = tmp_path / "run"

@@ -138,6 +138,8 @@ def test_predict_shades_words_in_colour(tiny_text_model, capsys):
     first, words = capsys.readouterr().out.splitlines()
     assert "\x1b[" in first and ANSI.sub("", first).split("\t") == ["positive", first.split("\t")[1], "这部电影真的好看"]
     assert words.startswith("  attention: ")
+    (row,) = Classifier.load(tiny_text_model).predict_proba(["这部电影真的好看"])  # the slot above is compared to itself
+    assert first.split("\t")[1] == f"{row.max():.3f}"
 
 
 def test_predict_writes_the_heat_map(tiny_image_model, tmp_path, capsys):

@@ -188,6 +188,7 @@ def test_fused_classifier_learns_the_rule_and_keeps_the_unreadable_comment(fitte
     assert proba.shape == (5, 2) and np.allclose(proba.sum(axis=1), 1)
     w_text, w_image = late.model_.late.modality_weights().tolist()
     assert w_text > 0 and w_image > 0
+    assert not np.allclose([w_text, w_image], np.log(2))  # softplus keeps them > 0 anyway: training moved them from softplus(0)
 
 
 def test_fused_explain_gives_words_and_image_map(fitted):
@@ -235,11 +236,16 @@ def reproduced(data, tmp_path_factory):
     return config, out
 
 
+@pytest.mark.slow  # a whole-pipeline run: .ci/run runs these with -m slow
 def test_reproduce_runs_the_multimodal_job_end_to_end(reproduced, tmp_path):
     from cinesense.cli import main
 
     config, out = reproduced
     assert config.fusion.compare == ["late", "feature", "gated"]
+    results = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    for method in config.fusion.compare:  # the run trained and scored every fusion the config names
+        assert f"BiLSTM-VGG16 ({method} fusion{', paper' if method == 'late' else ''})" in results, method
+        assert (out / f"fused_{method}" / "manifest.json").is_file(), method
     report = (out / "report.md").read_text(encoding="utf-8")
     for row in ("BiLSTM (text only)", "VGG16 (image only)", "late fusion, paper", "feature fusion", "gated fusion",
                 "McNemar", "irony (n=", "95% CI", "figures/roc.png", "Irony pairs by (first) sticker emoji", "😡 (n=",
@@ -255,6 +261,7 @@ def test_reproduce_runs_the_multimodal_job_end_to_end(reproduced, tmp_path):
     assert json.loads(evaluated.read_text(encoding="utf-8"))["n"] == 24
 
 
+@pytest.mark.slow  # a whole-pipeline run: .ci/run runs these with -m slow
 def test_reproduce_keeps_timings_out_of_results(reproduced):
     """results.json holds only computed figures, so two runs of one command can be compared byte for byte."""
     _, out = reproduced
@@ -265,6 +272,7 @@ def test_reproduce_keeps_timings_out_of_results(reproduced):
     assert timings["BiLSTM (text only)"]["seconds"] > 0
 
 
+@pytest.mark.slow  # a whole-pipeline run: .ci/run runs these with -m slow
 def test_models_saved_by_reproduce_carry_their_metrics_and_branch_names(reproduced):
     """GET /v1/model shows each saved model's dev and test metrics; the branches are named as branches."""
     from fastapi.testclient import TestClient
@@ -290,6 +298,7 @@ def test_models_saved_by_reproduce_carry_their_metrics_and_branch_names(reproduc
             assert metrics["test"]["n"] == with_sticker
 
 
+@pytest.mark.slow  # a whole-pipeline run: .ci/run runs these with -m slow
 def test_reproduce_several_configs_writes_one_combined_report(data, tmp_path):
     from cinesense.cli import main
 

@@ -181,6 +181,7 @@ def test_train_out_that_is_a_file_is_a_clear_error(tiny_config, tmp_path, capsys
     assert out.read_bytes() == b"weights"
 
 
+@pytest.mark.slow  # a whole-pipeline run: .ci/run runs these with -m slow
 def test_reproduce_refuses_then_overwrites_and_records_the_final_folder(tiny_config, tmp_path, capsys):
     out = tmp_path / "run"
     files = _old_run(out)
@@ -197,6 +198,7 @@ def test_reproduce_refuses_then_overwrites_and_records_the_final_folder(tiny_con
             assert PARTIAL not in path.read_text(encoding="utf-8"), path
 
 
+@pytest.mark.slow  # a whole-pipeline run: .ci/run runs these with -m slow
 def test_reproduce_several_configs_is_one_unit(tiny_config, tmp_path):
     second = tmp_path / "second.toml"
     second.write_text(f'name = "second"\n[data]\ntrain = "{tmp_path / "missing.jsonl"}"\n', encoding="utf-8")
