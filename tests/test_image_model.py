@@ -15,7 +15,7 @@ SIZE = 32  # 32x32 input: stem output (B, 512, 2, 2); 1x1 grid with the final po
 
 def make_model(**overrides) -> AttVGG16:
     torch.manual_seed(0)
-    values = {"num_classes": 2, "attention_dim": 16, "dropout": 0.0}
+    values = {"num_classes": 2, "attention_dim": 16, "dropout": 0.0, "projection_dim": 512}
     values.update(overrides)
     return AttVGG16(AttVGG16Config(**values))
 

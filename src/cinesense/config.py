@@ -338,7 +338,8 @@ class ExperimentConfig:
     image_model: ImageModelConfig = field(default_factory=ImageModelConfig)
     fusion: FusionConfig = field(default_factory=FusionConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
-    image_train: TrainConfig = field(default_factory=TrainConfig)  # the image branch of a fused model
+    # the image branch of a fused model, trained alone (``branch_config("image")``)
+    image_train: TrainConfig = field(default_factory=TrainConfig, metadata={"trains_branch": "image"})
 
     def __post_init__(self) -> None:
         _check(self, seeds=("seed",), choices={"modality": MODALITIES})
@@ -352,12 +353,12 @@ class ExperimentConfig:
     def branch_config(self, modality: str) -> "ExperimentConfig":
         """The config a fused model's single-branch model trains with ("text" or "image"), named
         after the fused config and the branch ("default-multimodal.text"; a config name cannot hold a
-        "/"), so that a saved branch model does not pass itself off as the multimodal one."""
+        "/"), so that a saved branch model does not pass itself off as the multimodal one. Its
+        ``train`` is the TrainConfig section marked as that branch's (``image_train``), else ``train``."""
         suffix = f".{modality}"
         name = self.name if self.name.endswith(suffix) else self.name + suffix
-        if modality == "image":
-            return dataclasses.replace(self, name=name, modality="image", train=self.image_train)
-        return dataclasses.replace(self, name=name, modality=modality)
+        sections = [f.name for f in dataclasses.fields(self) if f.metadata.get("trains_branch") == modality]
+        return dataclasses.replace(self, name=name, modality=modality, train=getattr(self, sections[0]) if sections else self.train)
 
 
 def from_dict(cls: type, values: dict[str, Any], where: str = "") -> Any:

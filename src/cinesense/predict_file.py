@@ -1,5 +1,9 @@
 """Batch prediction over a JSONL file of any size, with bounded memory, progress, and resume.
 
+(Over 300 lines: the resume protocol — the output's fingerprint of input and model, the torn last
+line, the meta file — is one piece and reads best whole; what a model reads of each line is its
+adapter's, :mod:`cinesense.adapter`.)
+
     cinesense predict-file --model DIR --data comments.jsonl --out predictions.jsonl
 
 The input is read a line at a time and predicted ``batch_size`` comments at a time, so memory does
@@ -53,7 +57,6 @@ from tqdm import tqdm
 from cinesense.data.jsonl import iter_raw_lines, parse_line
 from cinesense.data.schema import DataError, Record, check_input_file, check_output_file
 from cinesense.hashing import sha256_file
-from cinesense.model_inputs import check_inputs, proba_inputs, record_image
 
 TAIL_BLOCK = 1 << 16
 META_FORMAT = "cinesense-predict-file"
@@ -252,13 +255,15 @@ def resume_point(out: Path) -> tuple[int, str | None]:
 
 def _predict_batch(classifier: Any, batch: list[_Line], skip_invalid: bool, source: Path) -> tuple[list[dict], int]:
     """Output objects for a batch of lines, and how many of them are errors."""
-    modality = classifier.modality_
+    from cinesense.classifier import adapter_for  # torch: only when predicting
+
+    adapter = adapter_for(classifier.modality_)
     good, outputs = [], {}
     for line in batch:
         error = line.error
         if error is None:
             try:
-                check_inputs(modality, line.record.text, line.record.image, strict=False)
+                adapter.check(line.record.text, line.record.image, strict=False)
                 good.append(line)
             except ValueError as problem:
                 error = str(problem)
@@ -266,12 +271,12 @@ def _predict_batch(classifier: Any, batch: list[_Line], skip_invalid: bool, sour
             outputs[line.number] = _error(line, error, skip_invalid, source)
     if good:
         try:
-            probabilities = _proba(classifier, good)
+            probabilities = _proba(classifier, adapter, good)
         except ValueError:  # an unreadable image: find it by predicting one at a time
             probabilities = []
             for line in good:
                 try:
-                    probabilities.append(_proba(classifier, [line])[0])
+                    probabilities.append(_proba(classifier, adapter, [line])[0])
                 except ValueError as problem:
                     probabilities.append(None)
                     outputs[line.number] = _error(line, str(problem), skip_invalid, source)
@@ -289,11 +294,9 @@ def _predict_batch(classifier: Any, batch: list[_Line], skip_invalid: bool, sour
     return [outputs[line.number] for line in batch], errors
 
 
-def _proba(classifier: Any, lines: list[_Line]):
-    records = [line.record for line in lines]
-    modality = classifier.modality_
-    inputs = proba_inputs(modality, [r.text for r in records], [record_image(modality, r.images) for r in records])
-    return classifier.predict_proba(**inputs)
+def _proba(classifier: Any, adapter: Any, lines: list[_Line]):
+    texts, images = zip(*(adapter.record_inputs(line.record.text, line.record.images) for line in lines))
+    return classifier.predict_proba(texts=list(texts), images=list(images))
 
 
 def _error(line: _Line, reason: str, skip_invalid: bool, source: Path) -> dict:

@@ -13,7 +13,6 @@ from typing import Any
 
 import numpy as np
 
-from cinesense.model_inputs import explain_inputs
 
 
 def _command(commands: Any, name: str, help: str, *, out: str | None = None) -> argparse.ArgumentParser:
@@ -58,20 +57,17 @@ def add_commands(commands: Any) -> None:
         serve.add_argument(f"--{item.name.replace('_', '-')}", type=int, default=item.default, help=f"limit (default {item.default:,})")
 
 
-def _comments(modality: str, texts: list[str], images: list[Path]) -> list[tuple[str | None, Path | None]]:
-    """The (text, image) comments of the command line; ``ValueError`` if the model cannot read them."""
-    if modality == "text":
-        if images:
-            raise ValueError("it does not read images (--image)")
-        if not texts:
-            raise ValueError("pass the text(s) to classify")
-        return [(text, None) for text in texts]
-    if modality == "image":
-        if texts:
-            raise ValueError("it does not read text: pass --image FILE only")
-        if not images:
-            raise ValueError("pass --image FILE")
-        return [(None, image) for image in images]
+def _comments(adapter: Any, texts: list[str], images: list[Path]) -> list[tuple[str | None, Path | None]]:
+    """The (text, image) comments of the command line, as the model's adapter reads them;
+    ``ValueError`` if the model cannot read them."""
+    if texts and not adapter.reads_text:
+        raise ValueError("it does not read text: pass --image FILE only")
+    if images and not adapter.reads_image:
+        raise ValueError("it does not read images (--image)")
+    if not texts and not adapter.reads_image:
+        raise ValueError("pass the text(s) to classify")
+    if not images and not adapter.reads_text:
+        raise ValueError("pass --image FILE")
     if not texts and not images:
         raise ValueError("pass text(s), --image file(s) or both")
     if texts and images and len(texts) != len(images):
@@ -85,7 +81,7 @@ def run_predict(args: argparse.Namespace) -> int:
 
     classifier = Classifier.load(args.model)
     try:
-        comments = _comments(classifier.modality_, args.texts, args.image)
+        comments = _comments(classifier.adapter, args.texts, args.image)
     except ValueError as error:
         article = "an" if classifier.modality_[0] in "aeiou" else "a"
         raise ValueError(f"{args.model} is {article} {classifier.modality_} model: {error}") from None
@@ -93,7 +89,7 @@ def run_predict(args: argparse.Namespace) -> int:
         raise ValueError("--heatmap names one file: give one --image (several images get <name>.attention.png each)")
     color = use_color(sys.stdout, args.color)
     for text, image in comments:
-        explanation = classifier.explain(**explain_inputs(classifier.modality_, text, image))
+        explanation = classifier.explain(text, image)
         probability = explanation.probabilities[explanation.label]
         shown = [shade(align_tokens(text, explanation.tokens, explanation.weights), color=color)] if text is not None else []
         shown += [str(image)] if image is not None else []

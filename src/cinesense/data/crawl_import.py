@@ -123,15 +123,15 @@ def _with_stickers(record: Record, stickers: dict[str, Path]) -> Record:
 
 
 def _predict(records: list[Record], model: str | Path) -> list[Record]:
-    from cinesense.classifier import Classifier  # torch: only when asked
+    from cinesense.classifier import Classifier, adapter_for  # torch: only when asked
 
     classifier = Classifier.load(model)
-    use_text = classifier.modality_ == "text"
-    positions = [i for i, r in enumerate(records) if (r.text if use_text else r.images)]
+    adapter = adapter_for(classifier.modality_)
+    inputs = [adapter.record_inputs(r.text, r.images) for r in records]
+    positions = [i for i, (text, image) in enumerate(inputs) if text or image]
     if not positions:
         return records
-    inputs = [records[i].text if use_text else records[i].images[0] for i in positions]
-    proba = classifier.predict_proba(texts=inputs) if use_text else classifier.predict_proba(images=inputs)
+    proba = classifier.predict_proba(texts=[inputs[i][0] for i in positions], images=[inputs[i][1] for i in positions])
     out = list(records)
     for i, row in zip(positions, proba):
         best = int(row.argmax())

@@ -13,7 +13,6 @@ from typing import Any
 from cinesense.data.schema import Record
 from cinesense.explain.heatmap import heatmap_png
 from cinesense.explain.highlight import align_tokens, shaded
-from cinesense.model_inputs import check_inputs, explain_inputs, record_image
 
 
 @dataclass
@@ -28,11 +27,14 @@ class Example:
 def explain_records(classifier: Any, records: Iterable[Record]) -> Iterator[Example]:
     """Explain each record (a fused model: with every one of its images); a record the model cannot
     read gets its error instead of stopping the batch."""
+    from cinesense.classifier import adapter_for  # torch: only when explaining
+
+    adapter = adapter_for(classifier.modality_)
     for record in records:
-        image = record_image(classifier.modality_, record.images)
+        text, image = adapter.record_inputs(record.text, record.images)
         try:
-            check_inputs(classifier.modality_, record.text, image, strict=False)
-            explanation = classifier.explain(**explain_inputs(classifier.modality_, record.text, image))
+            adapter.check(record.text, image, strict=False)
+            explanation = classifier.explain(text=text, image=image)
         except ValueError as error:
             yield Example(record, error=str(error))
         else:

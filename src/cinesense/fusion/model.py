@@ -22,6 +22,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from cinesense.config import FusionConfig
 from cinesense.image.model import AttVGG16
 from cinesense.text.model import AttBiLSTM, collate_token_ids
 
@@ -30,10 +31,17 @@ METHODS = ("late", "feature", "gated")
 
 @dataclass
 class FusionModelConfig:
-    method: str = "late"
+    """Everything needed to rebuild the fusion (saved with every fused model); the defaults are
+    those of ``FusionConfig`` (the TOML section): build it with ``from_config``."""
+
+    method: str = FusionConfig.method
     num_classes: int = 2
-    hidden_dim: int = 256
-    dropout: float = 0.5
+    hidden_dim: int = FusionConfig.hidden_dim
+    dropout: float = FusionConfig.dropout
+
+    @classmethod
+    def from_config(cls, section: FusionConfig, *, num_classes: int) -> "FusionModelConfig":
+        return cls(method=section.method, num_classes=num_classes, hidden_dim=section.hidden_dim, dropout=section.dropout)
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:

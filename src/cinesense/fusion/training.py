@@ -15,66 +15,69 @@ from __future__ import annotations
 import copy
 import dataclasses
 from collections.abc import Sequence
-from typing import Any
-
 import torch
 
-from cinesense.config import ExperimentConfig
+from cinesense.config import FusionConfig, TextModelConfig, TrainConfig
 from cinesense.fusion.model import FusedModel, FusionModelConfig, collate_comments
+from cinesense.image.model import AttVGG16
+from cinesense.text.branch import TextBranch
+from cinesense.text.model import AttBiLSTM
 from cinesense.train import History, fit
 
 Comment = tuple[list[int], list[torch.Tensor]]  # token ids ([] = no text), image stem outputs
 
 
 def new_fused_model(
-    config: ExperimentConfig, num_classes: int, text_classifier: Any, image_classifier: Any
+    fusion: FusionConfig, num_classes: int, text_branch: TextBranch, text_model: AttBiLSTM, image_model: AttVGG16,
+    *, text_config: TextModelConfig, seed: int,
 ) -> FusedModel:
-    """The fused model for ``config.fusion.method``, its branches copied from the trained branch
-    classifiers (or a fresh text encoder, see the module docstring)."""
-    fusion = FusionModelConfig(
-        method=config.fusion.method, num_classes=num_classes,
-        hidden_dim=config.fusion.hidden_dim, dropout=config.fusion.dropout,
-    )
-    if config.fusion.text_init not in ("branch", "word2vec"):
-        raise ValueError(f"fusion.text_init must be 'branch' or 'word2vec', got {config.fusion.text_init!r}")
-    fresh = fusion.method != "late" and config.fusion.text_init == "word2vec"
-    if fresh and text_classifier.text_.vectors is None:
+    """The fused model for ``fusion.method``, its branches copied from the trained branch models
+    (or a fresh text encoder from ``text_config`` and the branch's Word2Vec vectors, see the module
+    docstring)."""
+    model_config = FusionModelConfig.from_config(fusion, num_classes=num_classes)
+    if fusion.text_init not in ("branch", "word2vec"):
+        raise ValueError(f"fusion.text_init must be 'branch' or 'word2vec', got {fusion.text_init!r}")
+    fresh = model_config.method != "late" and fusion.text_init == "word2vec"
+    if fresh and text_branch.vectors is None:
         raise ValueError("fusion.text_init = 'word2vec' needs a text branch trained in this process (with its Word2Vec vectors)")
-    text = text_classifier.text_.new_model(config.text_model, num_classes, config.seed) if fresh else copy.deepcopy(text_classifier.model_)
-    torch.manual_seed(config.seed)
-    return FusedModel(text, copy.deepcopy(image_classifier.model_), fusion)
+    text = text_branch.new_model(text_config, num_classes, seed) if fresh else copy.deepcopy(text_model)
+    torch.manual_seed(seed)
+    return FusedModel(text, copy.deepcopy(image_model), model_config)
 
 
 def fit_fused(
     model: FusedModel,
-    config: ExperimentConfig,
+    fusion: FusionConfig,
+    train_config: TrainConfig,
+    seed: int,
     classes: Sequence[str],
     train: tuple[list[Comment], list[int]],
     dev: tuple[list[Comment], list[int]] | None,
     progress: bool = True,
 ) -> History:
-    """Train ``model`` in place as its method requires (module docstring)."""
+    """Train ``model`` in place as its method requires (module docstring), optimising as
+    ``train_config`` says (with ``fusion``'s epochs and learning rates)."""
     if model.config.method != "late":
         lengths = [len(ids) for ids, _ in train[0]]
-        joint = dataclasses.replace(config.train, epochs=config.fusion.epochs or config.train.epochs)
-        return fit(model, train, dev, collate_comments, classes, joint, config.seed, progress, lengths=lengths)
+        joint = dataclasses.replace(train_config, epochs=fusion.epochs or train_config.epochs)
+        return fit(model, train, dev, collate_comments, classes, joint, seed, progress, lengths=lengths)
     for parameter in model.branch_parameters():
         parameter.requires_grad_(False)
-    if config.fusion.late_fit == "dev":
+    if fusion.late_fit == "dev":
         if dev is None or not dev[0]:
             raise ValueError("late fusion fitted on dev (fusion.late_fit = 'dev') needs a dev split")
         fit_on, select_on = dev, None
-    elif config.fusion.late_fit == "train":
+    elif fusion.late_fit == "train":
         fit_on, select_on = train, dev
     else:
-        raise ValueError(f"fusion.late_fit must be 'dev' or 'train', got {config.fusion.late_fit!r}")
+        raise ValueError(f"fusion.late_fit must be 'dev' or 'train', got {fusion.late_fit!r}")
     late_train = dataclasses.replace(
-        config.train, epochs=config.fusion.late_epochs, learning_rate=config.fusion.late_learning_rate,
-        patience=config.fusion.late_epochs, class_weights="none",
+        train_config, epochs=fusion.late_epochs, learning_rate=fusion.late_learning_rate,
+        patience=fusion.late_epochs, class_weights="none",
     )
     encoded_fit = (branch_outputs(model, fit_on[0]), fit_on[1])
     encoded_select = (branch_outputs(model, select_on[0]), select_on[1]) if select_on else None
-    return fit(model.late, encoded_fit, encoded_select, collate_branch_outputs, classes, late_train, config.seed, progress)
+    return fit(model.late, encoded_fit, encoded_select, collate_branch_outputs, classes, late_train, seed, progress)
 
 
 @torch.no_grad()  # not inference_mode: late fusion trains on these tensors

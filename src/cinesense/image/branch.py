@@ -1,27 +1,32 @@
-"""The image branch's preprocessing state: how images become Att-VGG16 inputs (through the conv
-feature cache when training), and how the branch is saved in a model bundle."""
+"""The image model's adapter (:mod:`cinesense.adapter`): how images become Att-VGG16 inputs
+(through the conv feature cache when training), how the model is built, trained, explained and saved
+in a model bundle."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 import torch
-from PIL import Image
 
-from cinesense.config import ImageModelConfig
+from cinesense.adapter import Adapter, ImageInput, ImageSource, InputError
+from cinesense.config import ExperimentConfig, ImageModelConfig
+from cinesense.data.schema import Record, one_record_per_image
 from cinesense.image.features import FeatureCache, stem_batch_size, state_dict_sha256
-from cinesense.image.loading import load_image
+from cinesense.image.loading import as_rgb
 from cinesense.image.model import AttVGG16, AttVGG16Config, collate_stem_outputs
 from cinesense.image.weights import Preprocessing, load_vgg16_weights, preprocess_image
+from cinesense.train import fit
 
-ImageSource = Union[str, Path, bytes, Image.Image]
+__all__ = ["ImageBranch", "ImageSource"]
 
 
-class ImageBranch:
+class ImageBranch(Adapter):
     """Turns images into the frozen VGG16 stem's output for the Att-VGG16 head."""
 
+    kind, reads_image, images_per_comment = "image", True, 1
+    manifest_fields = ("preprocessing",)
     collate = staticmethod(collate_stem_outputs)
 
     def __init__(self, preprocessing: Preprocessing, feature_cache: str = "") -> None:
@@ -32,20 +37,19 @@ class ImageBranch:
     def from_config(cls, config: ImageModelConfig) -> "ImageBranch":
         return cls(Preprocessing(input_size=config.input_size), config.feature_cache)
 
+    @classmethod
+    def create(cls, config: ExperimentConfig, num_classes: int, train: Sequence[Record], **_: Any) -> tuple["ImageBranch", AttVGG16]:
+        """The adapter and a fresh model for training."""
+        branch = cls.from_config(config.image_model)
+        return branch, branch.new_model(config.image_model, num_classes, config.seed)
+
+    def train(self, model: AttVGG16, config: ExperimentConfig, classes: Sequence[str], train: tuple, dev: tuple | None, progress: bool):
+        return fit(model, train, dev, self.collate, classes, config.train, config.seed, progress)
+
     def new_model(self, config: ImageModelConfig, num_classes: int, seed: int = 0) -> AttVGG16:
         """A fresh Att-VGG16 with ImageNet conv weights (or random ones only if asked explicitly)."""
         torch.manual_seed(seed)
-        model = AttVGG16(
-            AttVGG16Config(
-                num_classes=num_classes,
-                attention_dim=config.attention_dim,
-                dropout=config.dropout,
-                trainable_blocks=config.trainable_blocks,
-                final_pool=config.final_pool,
-                projection_dim=config.projection_dim or None,
-                feature_scale=config.feature_scale,
-            )
-        )
+        model = AttVGG16(AttVGG16Config.from_config(config, num_classes=num_classes))
         if config.weights != "random":
             path = None if config.weights == "imagenet" else Path(config.weights)
             load_vgg16_weights(model.backbone, path)
@@ -64,10 +68,42 @@ class ImageBranch:
         by_path = {p: stacked[i] for i, p in enumerate(good)}
         return [by_path.get(p) for p in paths], failures
 
+    def encode_records(self, model: AttVGG16, records: Sequence[Record], split: str, progress: bool = False) -> tuple[list, list[int], list]:
+        """Stem outputs of labelled records through the feature cache, the positions of the records
+        whose image could be read, and the images that could not (path, reason)."""
+        missing = [r.id for r in records if r.image is None]
+        if missing:
+            raise ValueError(f"{split}: {len(missing)} record(s) have no image (e.g. {missing[0]!r}); the image model needs one")
+        outputs, failures = self.cached_stem_outputs(model, [r.image for r in records], progress)  # type: ignore[misc]
+        kept = [i for i, o in enumerate(outputs) if o is not None]
+        return [outputs[i] for i in kept], kept, failures
+
+    @staticmethod
+    def branch_records(records: Sequence[Record]) -> list[Record]:
+        """What the image branch of a fused model trains on: every image, with its comment's label."""
+        return one_record_per_image(records)
+
+    def inputs(self, model: AttVGG16, tokens: Sequence[Any], images: Sequence[ImageInput], batch_size: int) -> list[torch.Tensor]:
+        """Model inputs of checked requests (one image each), ``batch_size`` images at a time."""
+        chunks = [self.stem_outputs(model, images[i : i + batch_size]) for i in range(0, len(images), batch_size)]  # type: ignore[arg-type]
+        return [o for chunk in chunks for o in chunk]
+
+    @classmethod
+    def check_explained(cls, image: ImageInput) -> None:
+        if isinstance(image, (list, tuple)):
+            raise InputError("argument 'image': an image model explains one image at a time, not a list", "image")
+
+    def explain(self, model: AttVGG16, tokens: Any, image: ImageSource) -> tuple[torch.Tensor, dict[str, Any]]:
+        """Logits of one checked image and its attention map."""
+        features, attention = model.forward_features(self.stem_outputs(model, [image]))
+        grid = attention[0].tolist()
+        return model.forward_head(features), {"image_attention": grid, "image_attentions": [attention[0].tolist()]}
+
     def stem_outputs(self, model: AttVGG16, images: Sequence[ImageSource]) -> torch.Tensor:
         """Stem outputs (N, 512, h, w) of images given as paths, bytes or PIL images (no cache), run
-        ``stem_batch_size`` images at a time (one on a CPU: fastest there, and memory stays flat)."""
-        tensors = [preprocess_image(load_image(image), self.preprocessing) for image in images]
+        ``stem_batch_size`` images at a time (one on a CPU: fastest there, and memory stays flat).
+        An image already decoded by ``load_image`` is used as it is."""
+        tensors = [preprocess_image(as_rgb(image), self.preprocessing) for image in images]
         step = stem_batch_size(next(model.parameters()).device)
         with torch.inference_mode():
             return torch.cat([model.forward_stem(torch.stack(tensors[i : i + step])) for i in range(0, len(tensors), step)])
@@ -77,9 +113,19 @@ class ImageBranch:
         """Identifies the frozen stem's weights (its registered conv layers only)."""
         return state_dict_sha256(model.stem)
 
-    def save(self) -> dict[str, Any]:
+    def save(self, directory: Path, model: AttVGG16) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The manifest sections and the model section."""
+        return self.save_files(directory), model.config.to_dict()
+
+    @classmethod
+    def load(cls, directory: Path, manifest: dict[str, Any]) -> tuple["ImageBranch", AttVGG16]:
+        """Inverse of ``save``: the adapter and the (untrained) model the manifest describes."""
+        config = AttVGG16Config(**manifest["model"])
+        return cls.load_files(directory, manifest), AttVGG16(config)
+
+    def save_files(self, directory: Path) -> dict[str, Any]:
         return {"preprocessing": self.preprocessing.to_dict()}
 
     @classmethod
-    def load(cls, section: dict[str, Any]) -> "ImageBranch":
+    def load_files(cls, directory: Path, section: dict[str, Any]) -> "ImageBranch":
         return cls(Preprocessing.from_dict(section["preprocessing"]))

@@ -27,6 +27,7 @@ DEFAULT_MAX_PIXELS = 40_000_000
 _WHITE = (255, 255, 255)
 
 ImageSource = Path | str | bytes | Image.Image
+EXIF_ORIENTATION = 0x0112
 
 
 class ImageError(ValueError):
@@ -148,6 +149,21 @@ def load_image(source: ImageSource, *, max_pixels: int = DEFAULT_MAX_PIXELS, nam
     except Exception as exc:  # noqa: BLE001 - any decoder failure on untrusted input is a bad image
         raise ImageError(label, f"corrupt, truncated or unsupported image ({type(exc).__name__}: {exc})") from exc
     return rgb
+
+
+def as_rgb(source: ImageSource) -> Image.Image:
+    """``source`` as ``load_image`` gives it, without decoding or copying it again when it already is
+    such an image (a decoded single-frame RGB image without an EXIF orientation to apply): the image
+    a request decoded once is what the model reads."""
+    if isinstance(source, Image.Image) and source.mode == "RGB" and getattr(source, "n_frames", 1) == 1 \
+            and _is_loaded(source) and source.getexif().get(EXIF_ORIENTATION, 1) == 1:
+        return source
+    return load_image(source)
+
+
+def _is_loaded(image: Image.Image) -> bool:
+    """Whether the pixels are decoded (an opened file is read lazily)."""
+    return getattr(image, "_im", None) is not None or getattr(image, "fp", None) is None and not getattr(image, "tile", None)
 
 
 def resize_and_center_crop(

@@ -14,9 +14,10 @@ output, and one cached map serves both the 7x7 (``final_pool=True``) and 14x14 g
 
 Attention: the last map (B, 512, h, w) is divided by ``feature_scale`` (frozen VGG activations are
 sparse, non-negative and large, up to a few hundred, which would saturate the tanh of the additive
-score), re-embedded by a learned 1x1 convolution + ReLU (``projection_dim``, default 512: a linear map
-applied to every position), flattened to h*w position vectors (B, h*w, D) and pooled by the shared
-:class:`~cinesense.attention.AdditiveAttentionPooling` into one D-d image vector (D = 512 by default).
+score), re-embedded by a learned 1x1 convolution + ReLU (``projection_dim``, 256 by default: a linear
+map applied to every position), flattened to h*w position vectors (B, h*w, D) and pooled by the shared
+:class:`~cinesense.attention.AdditiveAttentionPooling` into one D-d image vector (D = ``projection_dim``, or 512 without a
+projection).
 ``projection_dim=None`` attends over the scaled VGG vectors directly.
 
 The projection (256 in the configs) was adopted in an early version from emoji-corpus figures measured
@@ -35,6 +36,7 @@ import torch
 from torch import nn
 
 from cinesense.attention import AdditiveAttentionPooling
+from cinesense.config import ImageModelConfig
 from cinesense.image.vgg import VGG16_BLOCKS, VGG16_OUT_CHANNELS, VGG16Features
 
 _N_BLOCKS = len(VGG16_BLOCKS)
@@ -52,18 +54,28 @@ class AttVGG16Config:
             1 = block 5 is fine-tuned (the stem is blocks 1-4).
         final_pool: attend over the 7x7 grid after the fifth max-pool (True) or the 14x14 grid before it.
         projection_dim: re-embed each position with a learned 1x1 conv + ReLU to this size before
-            attention (default 512, so the features stay 512-d); None = attend over the scaled
+            attention (default that of ``ImageModelConfig``); None = attend over the scaled
             512-channel VGG vectors directly.
         feature_scale: the last conv map is divided by this before attention (keeps tanh unsaturated).
     """
 
     num_classes: int
-    attention_dim: int = 128
-    dropout: float = 0.5
-    trainable_blocks: int = 0
-    final_pool: bool = True
-    projection_dim: int | None = 512
-    feature_scale: float = 10.0
+    attention_dim: int = ImageModelConfig.attention_dim
+    dropout: float = ImageModelConfig.dropout
+    trainable_blocks: int = ImageModelConfig.trainable_blocks
+    final_pool: bool = ImageModelConfig.final_pool
+    projection_dim: int | None = ImageModelConfig.projection_dim or None
+    feature_scale: float = ImageModelConfig.feature_scale
+
+    @classmethod
+    def from_config(cls, section: ImageModelConfig, *, num_classes: int) -> "AttVGG16Config":
+        """The module's config from the TOML section, whose ``projection_dim = 0`` (TOML has no null)
+        is None here."""
+        return cls(
+            num_classes=num_classes, attention_dim=section.attention_dim, dropout=section.dropout,
+            trainable_blocks=section.trainable_blocks, final_pool=section.final_pool,
+            projection_dim=section.projection_dim or None, feature_scale=section.feature_scale,
+        )
 
     def __post_init__(self) -> None:
         if self.num_classes < 2:

@@ -1,5 +1,9 @@
 """The HTTP service: ``create_app(classifier, limits)`` builds the FastAPI application.
 
+(Over 300 lines: the two endpoints' request parsing — JSON and multipart, with the field names
+every error carries — and the OpenAPI wiring belong together; the input rules are the model's
+adapter's, limits in ``serve/limits.py``, the schemas in ``serve/schemas.py``.)
+
     POST /v1/predict        one comment (JSON with base64 image(s), or multipart with file(s)) -> verdict + attention
     POST /v1/predict/batch  several comments (JSON) -> verdicts
     GET  /v1/model          classes, version, metrics, limits
@@ -28,7 +32,7 @@ from starlette.exceptions import HTTPException
 from cinesense import __version__
 from cinesense.explain.highlight import align_tokens
 from cinesense.image.loading import ImageError, load_image
-from cinesense.model_inputs import InputError, check_inputs, explain_inputs, proba_inputs
+from cinesense.adapter import InputError
 from cinesense.serve.limits import (ApiError, BodySizeLimit, Limits, check_batch_size, check_image, check_image_count, check_text,
                                      decode_base64_image)
 from cinesense.serve.runner import InferenceRunner
@@ -55,8 +59,11 @@ MULTIPART_SCHEMA = {
 
 def create_app(classifier: Any, limits: Limits | None = None) -> FastAPI:
     """The service for a loaded ``Classifier`` (any modality) under ``limits`` (default ``Limits()``)."""
+    from cinesense.classifier import adapter_for
+
     limits = limits or Limits()
     runner = InferenceRunner(limits.max_pending)
+    adapter = adapter_for(classifier.modality_)  # which inputs the model reads
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):
@@ -90,7 +97,7 @@ def create_app(classifier: Any, limits: Limits | None = None) -> FastAPI:
         ``text`` and ``image`` (a file; repeated for several stickers)."""
         text, images = await _read_comment(request, limits)
         check_text(text, "text", limits)
-        _check_comment(classifier.modality_, text, images, "", limits)
+        _check_comment(adapter, text, images, "", limits)
         return await runner.run(partial(_explain, classifier, text, images, limits))
 
     @app.post(
@@ -111,7 +118,7 @@ def create_app(classifier: Any, limits: Limits | None = None) -> FastAPI:
             where = f"items[{i}]."
             check_text(item.text, f"{where}text", limits)
             item_images = _json_images(item.image, where, limits)
-            _check_comment(classifier.modality_, item.text, item_images, where, limits)
+            _check_comment(adapter, item.text, item_images, where, limits)
             texts.append(item.text)
             images.append(item_images)
         return await runner.run(partial(_predict_many, classifier, texts, images, limits))
@@ -144,8 +151,10 @@ def warm_up(classifier: Any) -> None:
     """One prediction, so that the first request does not pay for loading jieba's dictionary etc."""
     from PIL import Image
 
-    modality = classifier.modality_
-    classifier.predict_proba(**proba_inputs(modality, ["这部电影很好看"], [Image.new("RGB", (64, 64), "white")]))
+    from cinesense.classifier import adapter_for
+
+    text, image = adapter_for(classifier.modality_).record_inputs("这部电影很好看", [Image.new("RGB", (64, 64), "white")])
+    classifier.predict_proba(texts=[text], images=[image])
 
 
 def _model_info(classifier: Any, limits: Limits) -> ModelInfo:
@@ -180,15 +189,17 @@ class Images(list):
         self.names = [f"{field}[{j}]" for j in range(len(data))] if listed else [field] * len(data)
 
 
-def _check_comment(modality: str, text: str | None, images: Images, where: str, limits: Limits) -> None:
-    """422 (or 413) naming the field if the comment does not suit the model or its images are over a limit."""
+def _check_comment(adapter: Any, text: str | None, images: Images, where: str, limits: Limits) -> None:
+    """422 (or 413) naming the field if the comment does not suit the model (its adapter's check) or
+    its images are over a limit."""
     try:
-        check_inputs(modality, text, images or None, where=where, strict=True)
+        adapter.check(text, images or None, where=where, strict=True)
     except InputError as error:
         raise ApiError(422, str(error), field=error.field) from None
     check_image_count(len(images), images.field, limits)
-    if modality == "image" and len(images) > 1:
-        raise ApiError(422, f"field '{images.field}': this image model reads one image per comment, got {len(images)}", field=images.field)
+    if adapter.images_per_comment == 1 and len(images) > 1:
+        raise ApiError(422, f"field '{images.field}': this {adapter.kind} model reads one image per comment, got {len(images)}",
+                       field=images.field)
     for data, name in zip(images, images.names):
         check_image(data, name, limits)
 
@@ -260,7 +271,8 @@ async def _read_comment(request: Request, limits: Limits) -> tuple[str | None, I
 
 
 def _decoded(image: bytes | None, field: str, limits: Limits):
-    """The decoded RGB image (in the worker thread), or a 422 naming the field."""
+    """The decoded RGB image (in the worker thread), or a 422 naming the field: the one decode of a
+    served image (``check_image`` read its header only; the model takes this image as it is)."""
     if image is None:
         return None
     try:
@@ -272,7 +284,7 @@ def _decoded(image: bytes | None, field: str, limits: Limits):
 def _explain(classifier: Any, text: str | None, images: Images, limits: Limits) -> Explained:
     decoded = [_decoded(data, name, limits) for data, name in zip(images, images.names)]
     try:
-        explanation = classifier.explain(**explain_inputs(classifier.modality_, text, _model_image(decoded)))
+        explanation = classifier.explain(text=text, image=_model_image(decoded))
     except ValueError as error:  # the model's own check of the comment (e.g. a text without words)
         given = [name for name, value in (("text", text), ("image", images)) if value]
         raise _refused(error, lambda field: field, given[0] if len(given) == 1 else None) from None
@@ -296,7 +308,7 @@ def _predict_many(classifier: Any, texts: list, images: list[Images], limits: Li
     decoded = [_model_image([_decoded(data, name, limits) for data, name in zip(item, item.names)])
                for item in images]
     try:
-        proba = classifier.predict_proba(**proba_inputs(classifier.modality_, texts, decoded))
+        proba = classifier.predict_proba(texts=texts, images=decoded)
     except ValueError as error:
         raise _refused(error, _item_field, "items") from None
     classes = classifier.classes_

@@ -9,21 +9,27 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from cinesense.attention import AdditiveAttentionPooling
+from cinesense.config import TextModelConfig
 
 
 @dataclass
 class AttBiLSTMConfig:
-    """Everything needed to rebuild the module (saved with every model)."""
+    """Everything needed to rebuild the module (saved with every model). The hyper-parameters'
+    defaults are those of ``TextModelConfig`` (the TOML section): build it with ``from_config``."""
 
     vocab_size: int
     embedding_dim: int
     num_classes: int
-    hidden_size: int = 128
-    num_layers: int = 1
-    attention_dim: int = 128
-    dropout: float = 0.5
-    token_dropout: float = 0.0
-    freeze_embeddings: bool = False
+    hidden_size: int = TextModelConfig.hidden_size
+    num_layers: int = TextModelConfig.num_layers
+    attention_dim: int = TextModelConfig.attention_dim
+    dropout: float = TextModelConfig.dropout
+    token_dropout: float = TextModelConfig.token_dropout
+    freeze_embeddings: bool = TextModelConfig.freeze_embeddings
+
+    @classmethod
+    def from_config(cls, section: TextModelConfig, *, vocab_size: int, embedding_dim: int, num_classes: int) -> "AttBiLSTMConfig":
+        return cls(vocab_size=vocab_size, embedding_dim=embedding_dim, num_classes=num_classes, **asdict(section))
 
     def to_dict(self) -> dict:
         return asdict(self)

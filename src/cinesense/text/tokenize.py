@@ -11,7 +11,7 @@ the words of hashtags.
 
 Emoji and other symbols inside a text are removed with the punctuation: a text of only emoji,
 symbols, punctuation, control characters or links gives no token. What a model does with such a
-text (and with an empty one) is the one input rule of :mod:`cinesense.model_inputs`.
+text (and with an empty one) is the one input rule of :mod:`cinesense.adapter`.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ from pathlib import Path
 
 import jieba
 import rjieba
+
+from cinesense.config import TextConfig
 
 URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
 MENTION = re.compile(r"@[\w\-\u4e00-\u9fff]+(?::)?")
@@ -84,13 +86,17 @@ class Tokenizer:
         max_tokens: keep at most this many tokens (0 = all).
     """
 
-    language: str = "auto"
-    segmented: str = "auto"
-    segmenter: str = "rjieba"
-    user_dict: str = ""
-    stopwords: str = ""
-    lowercase: bool = True
-    max_tokens: int = 200
+    language: str = TextConfig.language  # the defaults are those of the TOML section
+    segmented: str = TextConfig.segmented
+    segmenter: str = TextConfig.segmenter
+    user_dict: str = TextConfig.user_dict
+    stopwords: str = TextConfig.stopwords
+    lowercase: bool = TextConfig.lowercase
+    max_tokens: int = TextConfig.max_tokens
+
+    @classmethod
+    def from_config(cls, section: TextConfig) -> "Tokenizer":
+        return cls(**asdict(section))
 
     def __post_init__(self) -> None:
         if self.language not in LANGUAGES:
