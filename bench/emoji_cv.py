@@ -37,7 +37,7 @@ from cinesense.classifier import Classifier
 from cinesense.config import ExperimentConfig, load_config
 from cinesense.data.emoji import is_face
 from cinesense.data.schema import Record
-from cinesense.experiment import load_splits
+from cinesense.data.splits import load_splits
 
 DEFAULT_VARIANTS = (
     "committed=",

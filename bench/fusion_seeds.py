@@ -25,9 +25,9 @@ import numpy as np
 from cinesense.classifier import Classifier
 from cinesense.config import load_config
 from cinesense.data.jsonl import load_jsonl
-from cinesense.fusion.experiment import image_only_proba
+from cinesense.jobs.scoring import image_only_proba
 from cinesense.evaluate.metrics import classification_metrics
-from cinesense.pipeline import reproduce
+from cinesense.jobs import reproduce
 
 SYSTEMS = {"text_model": "BiLSTM (text)", "image_model": "VGG16 (image)", "fused_late": "late fusion (paper)",
            "fused_feature": "feature fusion", "fused_gated": "gated fusion"}

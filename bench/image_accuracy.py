@@ -24,7 +24,8 @@ from sklearn.preprocessing import StandardScaler
 
 from cinesense.config import load_config
 from cinesense.data.emoji import is_face
-from cinesense.experiment import evaluate, train_run
+from cinesense.evaluate.scoring import evaluate
+from cinesense.jobs import train_run
 from cinesense.evaluate.metrics import classification_metrics
 
 TASKS = {

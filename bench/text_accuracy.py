@@ -20,7 +20,8 @@ from pathlib import Path
 
 from cinesense.evaluate.baselines import make_baselines
 from cinesense.config import load_config
-from cinesense.experiment import evaluate, train_run
+from cinesense.evaluate.scoring import evaluate
+from cinesense.jobs import train_run
 from cinesense.evaluate.metrics import classification_metrics
 from cinesense.evaluate.baselines import align_columns
 

@@ -16,7 +16,8 @@ import torch
 
 from cinesense.classifier import Classifier
 from cinesense.config import load_config
-from cinesense.experiment import evaluate, load_extra_texts, load_splits
+from cinesense.data.splits import load_extra_texts, load_splits
+from cinesense.evaluate.scoring import evaluate
 
 
 def main() -> None:

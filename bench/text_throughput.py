@@ -22,7 +22,7 @@ from snownlp import SnowNLP
 
 from cinesense.classifier import Classifier
 from cinesense.config import load_config
-from cinesense.experiment import load_splits
+from cinesense.data.splits import load_splits
 
 
 def rate(n: int, seconds: float) -> str:

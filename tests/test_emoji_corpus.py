@@ -167,17 +167,17 @@ def test_main_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_face_subset_keeps_only_face_emoji_in_every_split(monkeypatch: pytest.MonkeyPatch) -> None:
     """data.emoji_subset = "faces": the identity split's own parts, filtered to face / gesture emoji."""
-    import cinesense.experiment as experiment
+    import cinesense.data.splits as splits
     from cinesense.config import DataConfig
 
     small = lambda root, seed: build_emoji_corpus(root, styles=("openmoji",), size=24, limit=40, seed=seed)  # noqa: E731
-    monkeypatch.setattr(experiment, "build_emoji_corpus", small)
-    every = experiment.load_splits(DataConfig(source="emoji", split_seed=0))
-    faces = experiment.load_splits(DataConfig(source="emoji", split_seed=0, emoji_subset="faces"))
+    monkeypatch.setattr(splits, "build_emoji_corpus", small)
+    every = splits.load_splits(DataConfig(source="emoji", split_seed=0))
+    faces = splits.load_splits(DataConfig(source="emoji", split_seed=0, emoji_subset="faces"))
     for name in ("train", "dev", "test"):
         all_part, face_part = getattr(every, name).records, getattr(faces, name).records
         assert [r.id for r in face_part] == [r.id for r in all_part if is_face(r.meta["emoji"])]
     assert faces.train.records and len(faces.train) < len(every.train)
     assert "face / gesture" in faces.train.source
     with pytest.raises(ValueError, match="emoji_subset"):
-        experiment.load_splits(DataConfig(source="emoji", emoji_subset="hearts"))
+        splits.load_splits(DataConfig(source="emoji", emoji_subset="hearts"))

@@ -13,7 +13,7 @@ from cinesense import Classifier
 from cinesense.cli import main
 from cinesense.config import load_config
 from cinesense.data.schema import DataError, Record
-from cinesense.experiment import evaluate
+from cinesense.evaluate.scoring import evaluate
 
 
 @pytest.fixture(scope="module")

@@ -325,15 +325,15 @@ def test_reproduce_several_configs_writes_one_combined_report(data, tmp_path):
 def test_report_says_what_the_sticker_classifier_learnt_from(pretrain, stickers, says):
     from cinesense.config import DataConfig, ExperimentConfig, FusionConfig, MultimodalConfig
     from cinesense.data.schema import Dataset, Record
-    from cinesense.experiment import Splits
-    from cinesense.fusion.experiment import _data_section
+    from cinesense.data.splits import Splits
+    from cinesense.jobs.fused_report import data_section
 
     config = ExperimentConfig(
         modality="fused", fusion=FusionConfig(image_pretrain=pretrain),
         data=DataConfig(source="multimodal", multimodal=MultimodalConfig(stickers=stickers, emoji_seed=4)),
     )
     part = Dataset([Record("a", "好", "positive", meta={"pair": "none"})], "constructed")
-    text = _data_section(config, Splits(part, part, part))
+    text = data_section(config, Splits(part, part, part))
     if says is None:
         assert "learns sticker polarity" not in text
     else:
@@ -344,7 +344,8 @@ def test_report_splits_clash_pairs_by_how_the_text_branch_read_the_text():
     """Mockery: a fusion can only get a negative text + positive sticker right when its text branch
     heard the text as negative; the report shows that reading per pair kind and splits the clash pairs by it."""
     from cinesense.data.schema import Record
-    from cinesense.fusion.experiment import TEXT_ROW, _text_reading_section, text_reading
+    from cinesense.jobs.fused_report import _text_reading_section
+    from cinesense.jobs.scoring import TEXT_ROW, text_reading
     from cinesense.evaluate.report import SystemResult
 
     def record(i, pair, text_label):
@@ -372,8 +373,9 @@ def test_report_names_the_sticker_fonts_and_warns_without_noto(tmp_path, monkeyp
     """Whether Noto Color Emoji is installed changes the whole corpus: the report says which fonts it used."""
     from cinesense.config import DataConfig, ExperimentConfig
     from cinesense.data.schema import Dataset, Record
-    from cinesense.experiment import Splits
-    from cinesense.fusion.experiment import _data_section, environment
+    from cinesense.data.splits import Splits
+    from cinesense.jobs.environment import environment
+    from cinesense.jobs.fused_report import data_section
 
     fonts = {"openmoji": {"file": "OpenMoji-color-glyf_colr_0.ttf", "bytes": 123}, "noto": {"file": "NotoColorEmoji.ttf", "bytes": 456}}
     (tmp_path / "emoji_corpus").mkdir()
@@ -381,7 +383,7 @@ def test_report_names_the_sticker_fonts_and_warns_without_noto(tmp_path, monkeyp
     (tmp_path / "emoji_corpus" / "summary.json").write_text(json.dumps(summary), encoding="utf-8")
     monkeypatch.setenv("CINESENSE_CACHE", str(tmp_path))
     part = Dataset([Record("a", "好", "positive", meta={"pair": "none"})], "constructed")
-    text = _data_section(ExperimentConfig(modality="fused", data=DataConfig(source="multimodal")), Splits(part, part, part))
+    text = data_section(ExperimentConfig(modality="fused", data=DataConfig(source="multimodal")), Splits(part, part, part))
     assert "openmoji (OpenMoji-color-glyf_colr_0.ttf, 123 bytes)" in text
     assert ("Noto Color Emoji was not installed" in text) == ("noto" not in styles)
     assert environment()["stickers"]["styles"] == styles

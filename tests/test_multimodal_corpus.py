@@ -18,7 +18,7 @@ from cinesense.data.multimodal import (
     stickers_from_records,
 )
 from cinesense.data.schema import Record
-from cinesense.experiment import multimodal_splits
+from cinesense.data.splits import multimodal_splits
 
 
 def _texts(n_pos: int, n_neg: int) -> list[Record]:
@@ -109,7 +109,7 @@ def test_default_corpus_keeps_test_emoji_out_of_training(tmp_path):
 @pytest.mark.parametrize(("stickers", "subset"), [("faces", "faces"), ("all", "all")])
 def test_sticker_branch_learns_from_the_same_kind_of_emoji_as_the_stickers(monkeypatch, stickers, subset):
     """fusion.image_pretrain = "emoji": the image branch's emoji corpus is filtered like the stickers."""
-    import cinesense.experiment as experiment
+    import cinesense.jobs.training_run as training_run
     from cinesense.config import ExperimentConfig, FusionConfig
 
     seen = []
@@ -118,14 +118,14 @@ def test_sticker_branch_learns_from_the_same_kind_of_emoji_as_the_stickers(monke
         seen.append(config)
         raise RuntimeError("stop after the data config")
 
-    monkeypatch.setattr(experiment, "_emoji_splits", capture)
+    monkeypatch.setattr(training_run, "emoji_splits", capture)
     config = ExperimentConfig(
         modality="fused",
         data=DataConfig(source="multimodal", multimodal=MultimodalConfig(stickers=stickers, emoji_seed=3)),
         fusion=FusionConfig(image_pretrain="emoji"),
     )
     with pytest.raises(RuntimeError, match="stop after"):
-        experiment.pretrained_branches(config, progress=False)
+        training_run.pretrained_branches(config, progress=False)
     assert (seen[0].source, seen[0].emoji_split, seen[0].split_seed, seen[0].emoji_subset) == ("emoji", "identity", 3, subset)
 
 
@@ -135,7 +135,7 @@ def test_exported_corpus_loads_after_the_cache_is_deleted(tmp_path):
 
     from PIL import Image
 
-    from cinesense.fusion.experiment import export_splits
+    from cinesense.data.export import export_splits
 
     cache = tmp_path / "cache"
     build_emoji_corpus(cache / "emoji_corpus", styles=("openmoji",), size=24, limit=20, seed=0)

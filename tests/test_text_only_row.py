@@ -5,7 +5,7 @@ import numpy as np
 
 from cinesense.classifier import Classifier
 from cinesense.data.schema import Record
-from cinesense.fusion.experiment import text_only_proba
+from cinesense.jobs.scoring import text_only_proba
 
 
 def test_text_only_row_scores_texts_without_words_and_comments_without_text(tiny_text_model):

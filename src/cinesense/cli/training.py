@@ -40,7 +40,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from cinesense.experiment import train_run
+    from cinesense.jobs import train_run
     from cinesense.rundir import run_folder
 
     config = load_config(args.config, args.overrides)
@@ -55,7 +55,7 @@ def run_train(args: argparse.Namespace) -> int:
 def run_evaluate(args: argparse.Namespace) -> int:
     from cinesense.classifier import Classifier
     from cinesense.data.jsonl import load_jsonl
-    from cinesense.experiment import evaluate
+    from cinesense.evaluate.scoring import evaluate
 
     from cinesense.data.schema import check_input_file, check_output_file
 
@@ -88,7 +88,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 
 def run_reproduce(args: argparse.Namespace) -> int:
-    from cinesense.pipeline import reproduce, reproduce_many
+    from cinesense.jobs import reproduce, reproduce_many
     from cinesense.rundir import run_folder
 
     configs = [load_config(path, args.overrides) for path in args.config]
