@@ -14,11 +14,10 @@ from cinesense.evaluate.baselines import (
     NgramAnalyzer,
     SnowNLPBaseline,
     TfidfLogisticRegression,
-    _load_word_list,
     desegment,
-    load_lexicon,
     make_baselines,
 )
+from cinesense.text.lexicon import _load_word_list, load_lexicon
 
 # Pre-segmented like the Douban files: tokens separated by spaces.
 POSITIVE = ["这部 电影 非常 精彩", "很 好看 推荐", "感动 经典 好看", "精彩 好看 值得 一看"]

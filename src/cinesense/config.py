@@ -2,6 +2,10 @@
 
 Every component takes its own sub-config (``TextConfig``, ``Word2VecConfig``...), never the whole
 ``ExperimentConfig``. The resolved config is saved as JSON in each run directory.
+
+(Over 300 lines: it is the whole schema of a config file, one dataclass per TOML section with its
+defaults and checks, kept in one file so that a user reads every key in one place; the loading,
+override and validation code at the bottom is shared by all sections.)
 """
 
 from __future__ import annotations

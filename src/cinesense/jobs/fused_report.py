@@ -161,7 +161,7 @@ def fused_sections(job: JobResults, matrices: list[tuple[str, str]]) -> list[tup
         (table_heading(job), results_table(results)
          + f"\n\nPositive class for precision / recall / F1: `{positive_class(classes)}`. ROC-AUC: "
          + ("on P(positive)." if len(classes) == 2 else "one-vs-rest, macro average.")
-         + f" The image-only row predicts the training prior for a comment without a sticker. Times are training seconds."),
+         + " The image-only row predicts the training prior for a comment without a sticker. Times are training seconds."),
         ("Uncertainty and significance", _uncertainty_section(results, job.y_true)),
         ("Subsets (accuracy, %)", _subset_section(results, test) + _sticker_section(results, test)
          + _text_reading_section(results, test)),
