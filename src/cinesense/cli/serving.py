@@ -18,7 +18,8 @@ import numpy as np
 def _command(commands: Any, name: str, help: str, *, out: str | None = None) -> argparse.ArgumentParser:
     """A subcommand taking ``--model``, and ``--data`` and ``--out`` (described by ``out``) if given."""
     parser = commands.add_parser(name, help=help)
-    parser.add_argument("--model", type=Path, required=True, help="model directory")
+    parser.add_argument("--model", type=Path, default=Path("default"),
+                        help="model directory (default: the default model, the one `make run` built)")
     if out is not None:
         parser.add_argument("--data", type=Path, required=True, help="comments in the shared JSONL format (labels optional)")
         parser.add_argument("--out", type=Path, required=True, help=out)

@@ -37,6 +37,7 @@ class SystemResult:
     predictions: list[str] = field(default_factory=list)
     seconds: float | None = None
     ours: bool = False
+    per_second: float | None = None  # comments scored a second (the scored split, one process)
 
 
 def percent(value: float | None) -> str:
@@ -46,13 +47,17 @@ def percent(value: float | None) -> str:
 def results_table(results: Sequence[SystemResult]) -> str:
     """Markdown table of standard metrics (%), best value of each column in bold."""
     best = {key: max((r.metrics.get(key) or -1 for r in results), default=None) for key, _ in COLUMNS}
-    lines = ["| system | " + " | ".join(label for _, label in COLUMNS) + " |", "|---" * (len(COLUMNS) + 1) + "|"]
+    speed = any(r.per_second is not None for r in results)
+    labels = [label for _, label in COLUMNS] + (["comments/s"] if speed else [])
+    lines = ["| system | " + " | ".join(labels) + " |", "|---" * (len(labels) + 1) + "|"]
     for r in results:
         cells = []
         for key, _ in COLUMNS:
             value = r.metrics.get(key)
             text = percent(value)
             cells.append(f"**{text}**" if value is not None and value == best[key] else text)
+        if speed:
+            cells.append("n/a" if r.per_second is None else f"{r.per_second:,.0f}")
         name = f"**{r.name}** (ours)" if r.ours else r.name
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)

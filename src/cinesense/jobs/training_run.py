@@ -61,6 +61,9 @@ def pretrained_branches(config: ExperimentConfig, progress: bool = True) -> dict
     return {"image": Classifier(image_config).fit(train.records, dev.records, progress=progress)}
 
 
+MODEL_NAMES = {"text": "Att-BiLSTM", "image": "Att-VGG16", "fused": "fused", "encoder": "E5 model"}  # loss-figure names
+
+
 @dataclass
 class TrainedRun:
     classifier: Classifier
@@ -89,7 +92,7 @@ def train_run(config: ExperimentConfig, out: str | Path, argv: list[str] | None 
     write_json(out / "history.json", classifier.history_.to_dict())
     write_json(out / "metrics.json", metrics)
     write_json(out / "data.json", splits.summary())
-    histories = {"Att-BiLSTM" if classifier.modality_ == "text" else "Att-VGG16": classifier.history_}
+    histories = {MODEL_NAMES[classifier.modality_]: classifier.history_}
     if classifier.modality_ == "fused":
         histories = {f"{name} branch": branch.history_ for name, branch in classifier.branches_.items()}
         histories[f"{config.fusion.method} fusion"] = classifier.history_

@@ -28,7 +28,7 @@ def write_results(job: JobResults, out: Path) -> None:
         write_json(out / "text_reading.json", text_reading(job.systems, job.test))
         write_json(out / "environment.json", environment())
     else:
-        write_json(out / "results.json", {s.name: {"metrics": s.metrics, "seconds": s.seconds} for s in job.systems})
+        write_json(out / "results.json", {s.name: {"metrics": s.metrics, "seconds": s.seconds, "comments_per_second": s.per_second} for s in job.systems})
 
 
 def write_run(job: JobResults, out: Path, argv: list[str] | None, started: float) -> Path:

@@ -64,7 +64,7 @@ class TextBranch(Adapter):
         word_vectors: KeyedVectors | None = None, **_: Any,
     ) -> tuple["TextBranch", AttBiLSTM]:
         """The adapter and a fresh model for training on ``train`` (Word2Vec unless ``word_vectors``)."""
-        branch = cls.build(_texts(train, "train"), config.text, config.word2vec, extra_texts=extra_texts, vectors=word_vectors, seed=config.seed)
+        branch = cls.build(record_texts(train, "train"), config.text, config.word2vec, extra_texts=extra_texts, vectors=word_vectors, seed=config.seed)
         return branch, branch.new_model(config.text_model, num_classes, config.seed)
 
     def train(self, model: AttBiLSTM, config: ExperimentConfig, classes: Sequence[str], train: tuple, dev: tuple | None, progress: bool):
@@ -75,7 +75,7 @@ class TextBranch(Adapter):
 
     def encode_records(self, model: Any, records: Sequence[Record], split: str, progress: bool = False) -> tuple[list, list[int], list]:
         """Model inputs of labelled records, their positions (all), and no unreadable images."""
-        return self.encode(_texts(records, split)), list(range(len(records))), []
+        return self.encode(record_texts(records, split)), list(range(len(records))), []
 
     @staticmethod
     def branch_records(records: Sequence[Record]) -> list[Record]:
@@ -176,7 +176,7 @@ class TextBranch(Adapter):
         return cls(Tokenizer(**settings), vocabulary)
 
 
-def _texts(records: Sequence[Record], split: str) -> list[str]:
+def record_texts(records: Sequence[Record], split: str) -> list[str]:
     missing = [r.id for r in records if not r.text]
     if missing:
         raise ValueError(f"{split}: {len(missing)} record(s) have no text (e.g. {missing[0]!r}); the text model needs text")
