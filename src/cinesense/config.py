@@ -161,6 +161,9 @@ class DataConfig:
     skip_invalid: bool = False
     limit: int = 0  # use at most this many training examples (0 = all); for smoke runs
     extra_corpora: list[CorpusConfig] = field(default_factory=list)
+    # labelled JSONL files of another domain: a text job scores every text system on each (a transfer
+    # table: never read for training or selection)
+    transfer: list[str] = field(default_factory=list)
     multimodal: MultimodalConfig = field(default_factory=MultimodalConfig)
 
     def __post_init__(self) -> None:

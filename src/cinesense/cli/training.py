@@ -88,6 +88,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 
 def run_reproduce(args: argparse.Namespace) -> int:
+    from cinesense import default_model
     from cinesense.jobs import reproduce, reproduce_many
     from cinesense.rundir import run_folder
 
@@ -99,6 +100,10 @@ def run_reproduce(args: argparse.Namespace) -> int:
         else:
             report = reproduce_many(configs, folder, argv=argv, progress=not args.quiet)
     print(f"report written to {args.out / report.relative_to(folder)}")
+    for config in configs:  # once the run folder is in place
+        if config.product:
+            model = args.out / (config.product if len(configs) == 1 else Path(config.name) / config.product)
+            print(f"default model: {model} (Classifier.load('default'); pointer {default_model.register(model)})")
     return 0
 
 

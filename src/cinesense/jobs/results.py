@@ -58,6 +58,7 @@ class JobResults:
     systems: list[System]
     histories: dict[str, History] = field(default_factory=dict)
     run: TrainedRun | None = None  # the text job's model, trained and saved as by ``cinesense train``
+    transfer: dict[str, list[System]] = field(default_factory=dict)  # data.transfer file -> systems scored on it
     report: Path | None = None
 
     @property

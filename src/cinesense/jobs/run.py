@@ -6,7 +6,6 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from cinesense import default_model
 from cinesense.config import ExperimentConfig
 from cinesense.evaluate.report import summary_table, write_report
 from cinesense.jobs.fused import run_fused_job
@@ -28,8 +27,9 @@ def run_job(config: ExperimentConfig, out: str | Path, argv: list[str] | None = 
     started = time.perf_counter()
     job = JOBS[config.modality](config, out, argv, progress)
     write_run(job, out, argv, started)
-    if config.product:
-        say(progress, f"default model: {out / config.product} (pointer {default_model.register(out / config.product)})")
+    if config.product and not (out / config.product / "manifest.json").is_file():
+        raise ValueError(f"product: {config.name}'s job wrote no model {config.product!r} (its models: "
+                         f"{', '.join(sorted(p.parent.name for p in out.glob('*/manifest.json')))})")
     return job
 
 

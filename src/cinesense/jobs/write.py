@@ -21,7 +21,8 @@ from cinesense.rundir import write_json
 def write_results(job: JobResults, out: Path) -> None:
     """``results.json``: each system's metrics. The fused job keeps the timings apart, in
     ``timings.json``, so that its results.json holds only what the run computed (the same bytes from
-    the same command); the text job's results.json carries each system's seconds beside its metrics."""
+    the same command); the text job's results.json carries each system's seconds and comments/s beside its metrics, and
+    ``transfer.json`` its metrics on each ``data.transfer`` file."""
     if job.kind == "fused":
         write_json(out / "results.json", {s.name: {"metrics": s.metrics} for s in job.systems})
         write_json(out / "timings.json", {s.name: {"seconds": s.seconds} for s in job.systems})
@@ -29,6 +30,8 @@ def write_results(job: JobResults, out: Path) -> None:
         write_json(out / "environment.json", environment())
     else:
         write_json(out / "results.json", {s.name: {"metrics": s.metrics, "seconds": s.seconds, "comments_per_second": s.per_second} for s in job.systems})
+        if job.transfer:
+            write_json(out / "transfer.json", {path: {s.name: {"metrics": s.metrics} for s in systems} for path, systems in job.transfer.items()})
 
 
 def write_run(job: JobResults, out: Path, argv: list[str] | None, started: float) -> Path:
