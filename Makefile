@@ -17,10 +17,12 @@ install: $(BIN)/cinesense
 run: install
 	@fonts=""; [ -f /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ] || fonts=" fonts-noto-color-emoji"; \
 	[ -f /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ] || fonts="$$fonts fonts-noto-cjk"; \
+	[ -f /usr/share/fonts/truetype/ancient-scripts/Symbola_hint.ttf ] || fonts="$$fonts fonts-symbola"; \
 	if [ -n "$$fonts" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$fonts) >/dev/null 2>&1 || \
 	  echo "note: could not install$$fonts. Without fonts-noto-color-emoji the emoji corpus has the OpenMoji style only (other figures than the README); without fonts-noto-cjk Chinese in figures shows as boxes"; fi
 	$(BIN)/cinesense weights fetch
+	$(BIN)/python -m cinesense.data.emoji_render fetch  # extra emoji styles from pinned npm packages (skipped without npm)
 	$(BIN)/cinesense reproduce --config $(CONFIG) --out $(OUT) --overwrite
 
 test: install

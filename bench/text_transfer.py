@@ -91,6 +91,8 @@ def run(train: str, seeds: int, systems: list[str]) -> dict:
                 entry = score(proba, clf.classes_, records, time.perf_counter() - tick)
                 entry.update(train_seconds=trained, seed=seed, proba=proba.tolist())
                 results.setdefault(name, {}).setdefault(set_name, []).append(entry)
+                print(f"{name} seed {seed} on {set_name}: accuracy {entry['metrics']['accuracy']:.4f}, "
+                      f"ROC-AUC {entry['metrics']['roc_auc']:.4f}", flush=True)
             if encoder is not None and encoder.computed:
                 results[name].setdefault("encoding", []).append({"texts_encoded": encoder.computed, "seconds": encoder.encode_seconds})
     if all(s in results for s in ENSEMBLE):
@@ -120,7 +122,7 @@ def report(results: dict, sets: dict) -> dict:
             speeds = [r["per_second"] for r in runs if r.get("per_second")]
             speed = f"{statistics.mean(speeds):,.0f}" if speeds else "n/a"
             tests = [mcnemar(truth, r["predictions"], tfidf["predictions"]) for r in runs] if tfidf and name != "TF-IDF + LR" else []
-            p = ", ".join(f"{t.p_value:.1e}{'+' if t.a_only > t.b_only else '-'}" for t in tests)
+            p = ", ".join(f"{t.p_value:.1e}{'+' if t.only_a_right > t.only_b_right else '-'}" for t in tests)
             print(f"{name:40s} {len(runs):4d} {shown[0]:>16s} {shown[1]:>16s} {shown[2]:>16s} {speed:>11s}  {p}")
             summary.setdefault(name, {})[set_name] = {
                 **{k: {"mean": statistics.mean(v), "sd": statistics.stdev(v) if len(v) > 1 else 0.0, "runs": v} for k, v in cells.items() if v},

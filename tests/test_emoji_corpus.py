@@ -181,3 +181,33 @@ def test_face_subset_keeps_only_face_emoji_in_every_split(monkeypatch: pytest.Mo
     assert "face / gesture" in faces.train.source
     with pytest.raises(ValueError, match="emoji_subset"):
         splits.load_splits(DataConfig(source="emoji", emoji_subset="hearts"))
+
+
+def test_image_folder_style_renders_by_code_points(tmp_path: Path) -> None:
+    """An npm image style (e.g. fluent3d) is a folder of images named by code points, FE0F optional."""
+    from PIL import Image
+
+    Image.new("RGBA", (40, 20), (250, 30, 30, 255)).save(tmp_path / "1f602.png")
+    Image.new("RGBA", (30, 30), (30, 30, 250, 255)).save(tmp_path / "263a-fe0f.png")
+    renderer = EmojiRenderer("fluent3d", font_path=tmp_path)
+    wide = np.asarray(renderer.render("😂", 64, margin=4))
+    assert wide.shape == (64, 64, 3) and tuple(wide[32, 32]) == (250, 30, 30)
+    assert (wide[:14] == 255).all()  # a 2:1 image keeps its aspect ratio, centred
+    assert tuple(np.asarray(renderer.render("☺", 64))[32, 32]) == (30, 30, 250)
+    with pytest.raises(RenderError, match="blank"):
+        renderer.render("😡")
+
+
+def test_unfetched_npm_styles_are_unavailable_and_unknown_styles_refused() -> None:
+    from cinesense.data.emoji_render import NPM_STYLES, STYLES
+
+    assert set(NPM_STYLES) <= set(STYLES)
+    assert all(font_path_for(s) is None for s in NPM_STYLES)  # the test cache has fetched none
+    with pytest.raises(ValueError, match="unknown emoji style"):
+        font_path_for("apple")
+
+
+@pytest.mark.skipif(font_path_for("symbola") is None, reason="fonts-symbola is not installed")
+def test_monochrome_font_draws_black_lines() -> None:
+    pixels = np.asarray(EmojiRenderer("symbola").render("😂", 64)).astype(int)
+    assert (pixels.max(axis=2) < 60).mean() > 0.05

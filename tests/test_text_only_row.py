@@ -16,4 +16,4 @@ def test_text_only_row_scores_texts_without_words_and_comments_without_text(tiny
     assert proba.shape == (3, 2)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
     np.testing.assert_allclose(proba[2], prior)
-    np.testing.assert_allclose(proba[0], clf.predict_proba(["房间很干净"])[0])
+    np.testing.assert_allclose(proba[0], clf.predict_proba(["房间很干净"])[0], rtol=1e-6)  # batched vs alone: float noise

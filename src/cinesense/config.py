@@ -211,9 +211,12 @@ class TextConfig:
 
 @dataclass
 class Word2VecConfig:
-    """gensim Word2Vec with negative sampling. Defaults follow the gensim/Mikolov defaults except
-    ``vector_size`` (128) and ``min_count`` (2)."""
+    """gensim Word2Vec (or FastText: ``kind = "fasttext"``, word vectors plus character n-grams of
+    ``min_n``..``max_n`` characters hashed into ``bucket`` rows) with negative sampling. Defaults follow
+    the gensim/Mikolov defaults except ``vector_size`` (128), ``min_count`` (2), the n-gram range
+    (1-3 characters, not 3-6: Chinese words are 1-4 characters long) and ``bucket`` (100k, not 2M)."""
 
+    kind: str = "word2vec"  # "word2vec" | "fasttext"
     sg: int = 1  # 1 = skip-gram, 0 = CBOW
     vector_size: int = 128
     window: int = 5
@@ -221,10 +224,16 @@ class Word2VecConfig:
     min_count: int = 2
     epochs: int = 5
     workers: int = 1  # >1 is faster but not bit-for-bit reproducible
+    min_n: int = 1  # fasttext: shortest character n-gram
+    max_n: int = 3  # fasttext: longest character n-gram
+    bucket: int = 100_000  # fasttext: rows of the hashed n-gram table
 
     def __post_init__(self) -> None:
-        _check(self, at_least={"vector_size": 1, "window": 1, "negative": 1, "min_count": 0, "epochs": 1, "workers": 1},
-               choices={"sg": (0, 1)})
+        _check(self, at_least={"vector_size": 1, "window": 1, "negative": 1, "min_count": 0, "epochs": 1, "workers": 1,
+                               "min_n": 1, "max_n": 1, "bucket": 1},
+               choices={"sg": (0, 1), "kind": ("word2vec", "fasttext")})
+        if self.max_n < self.min_n:
+            raise _Invalid(self, "max_n", f"must be >= min_n ({self.min_n}), got {self.max_n!r}")
 
 
 @dataclass
@@ -241,9 +250,27 @@ class TextModelConfig:
     dropout: float = 0.5
     token_dropout: float = 0.0  # share of tokens replaced by <unk> during training
     freeze_embeddings: bool = False
+    lexicon: bool = False  # sentiment-lexicon features next to each word vector (text/lexicon.py)
 
     def __post_init__(self) -> None:
         _check(self, at_least={"hidden_size": 1, "num_layers": 1, "attention_dim": 1}, below_one=("dropout", "token_dropout"))
+
+
+@dataclass
+class ImageAugmentConfig:
+    """Style augmentation of the image branch's training images (``[image_model.augment]``, see
+    :mod:`cinesense.image.augment`): ``variants`` restyled copies of each training image (0 = off),
+    made once (seeded by ``seed`` and each image's content) and trained on beside the originals.
+    Dev, test and inference images are never augmented."""
+
+    variants: int = 0
+    strength: float = 0.5  # (0, 1]: scales every augmentation's range and probability
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        _check(self, at_least={"variants": 0}, positive=("strength",), seeds=("seed",))
+        if self.strength > 1:
+            raise _Invalid(self, "strength", f"must be <= 1, got {self.strength!r}")
 
 
 @dataclass
@@ -264,6 +291,7 @@ class ImageModelConfig:
     feature_scale: float = 10.0
     weights: str = "imagenet"
     feature_cache: str = ""  # directory of cached conv features; "" = $CINESENSE_CACHE/features
+    augment: ImageAugmentConfig = field(default_factory=ImageAugmentConfig)
 
     def __post_init__(self) -> None:
         _check(self, at_least={"input_size": 32, "attention_dim": 1, "projection_dim": 0}, below_one=("dropout",),

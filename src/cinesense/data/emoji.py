@@ -163,8 +163,8 @@ def build_emoji_corpus(
 
     Args:
         out_dir: Output folder (created if needed).
-        styles: Font styles to render; styles whose font is not installed are skipped and listed
-            in the summary under ``styles_unavailable``.
+        styles: Styles to render (see :data:`~cinesense.data.emoji_render.STYLES`); styles whose
+            font or images are not installed are skipped and listed under ``styles_unavailable``.
         size: Side of the square images in pixels.
         margin: Empty border around each glyph in pixels.
         background: ``"white"`` (RGB PNG) or ``"transparent"`` (RGBA PNG).

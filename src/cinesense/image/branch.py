@@ -11,8 +11,9 @@ from typing import Any
 import torch
 
 from cinesense.adapter import Adapter, ImageInput, ImageSource, InputError
-from cinesense.config import ExperimentConfig, ImageModelConfig
+from cinesense.config import ExperimentConfig, ImageAugmentConfig, ImageModelConfig
 from cinesense.data.schema import Record, one_record_per_image
+from cinesense.image.augment import training_variants
 from cinesense.image.features import FeatureCache, stem_batch_size, state_dict_sha256
 from cinesense.image.loading import as_rgb
 from cinesense.image.model import AttVGG16, AttVGG16Config, collate_stem_outputs
@@ -29,13 +30,14 @@ class ImageBranch(Adapter):
     manifest_fields = ("preprocessing",)
     collate = staticmethod(collate_stem_outputs)
 
-    def __init__(self, preprocessing: Preprocessing, feature_cache: str = "") -> None:
+    def __init__(self, preprocessing: Preprocessing, feature_cache: str = "", augment: ImageAugmentConfig | None = None) -> None:
         self.preprocessing = preprocessing
         self.feature_cache = feature_cache
+        self.augment = augment or ImageAugmentConfig()
 
     @classmethod
     def from_config(cls, config: ImageModelConfig) -> "ImageBranch":
-        return cls(Preprocessing(input_size=config.input_size), config.feature_cache)
+        return cls(Preprocessing(input_size=config.input_size), config.feature_cache, config.augment)
 
     @classmethod
     def create(cls, config: ExperimentConfig, num_classes: int, train: Sequence[Record], **_: Any) -> tuple["ImageBranch", AttVGG16]:
@@ -70,13 +72,25 @@ class ImageBranch(Adapter):
 
     def encode_records(self, model: AttVGG16, records: Sequence[Record], split: str, progress: bool = False) -> tuple[list, list[int], list]:
         """Stem outputs of labelled records through the feature cache, the positions of the records
-        whose image could be read, and the images that could not (path, reason)."""
+        whose image could be read, and the images that could not (path, reason).
+
+        With ``split == "train"`` and ``augment.variants``, the restyled copies of each readable
+        training image follow (:func:`~cinesense.image.augment.training_variants`), each with its
+        record's position again (so its record's label)."""
         missing = [r.id for r in records if r.image is None]
         if missing:
             raise ValueError(f"{split}: {len(missing)} record(s) have no image (e.g. {missing[0]!r}); the image model needs one")
         outputs, failures = self.cached_stem_outputs(model, [r.image for r in records], progress)  # type: ignore[misc]
         kept = [i for i, o in enumerate(outputs) if o is not None]
-        return [outputs[i] for i in kept], kept, failures
+        examples = [outputs[i] for i in kept]
+        if split == "train" and self.augment.variants:
+            copies = training_variants([records[i].image for i in kept], self.augment.variants,  # type: ignore[misc]
+                                       seed=self.augment.seed, strength=self.augment.strength)
+            owners = [i for i, paths in zip(kept, copies) for _ in paths]
+            extra, _ = self.cached_stem_outputs(model, [p for paths in copies for p in paths], progress)
+            kept += [i for i, o in zip(owners, extra) if o is not None]
+            examples += [o for o in extra if o is not None]
+        return examples, kept, failures
 
     @staticmethod
     def branch_records(records: Sequence[Record]) -> list[Record]:

