@@ -137,3 +137,22 @@ def test_embedding_matrix_rows(vectors):
     assert np.abs(matrix[1]).sum() > 0 and np.abs(matrix[vocab.stoi["未见过"]]).sum() > 0
     again, _ = embedding_matrix(vocab, vectors, seed=0)
     np.testing.assert_array_equal(again, matrix)
+
+
+def test_cached_word2vec_reads_back_what_it_trained_and_retrains_a_damaged_entry():
+    from cinesense.cache import default_cache_dir
+    from cinesense.config import Word2VecConfig
+    from cinesense.text.word2vec import cached_word2vec
+
+    sentences = [["好看", "的", "电影"], ["难看", "的", "电影"], ["好看", "好看"]] * 20
+    for kind in ("word2vec", "fasttext"):
+        config = Word2VecConfig(kind=kind, vector_size=8, min_count=1, epochs=1, bucket=1000)
+        trained = cached_word2vec(sentences, config, seed=1)
+        entries = sorted((default_cache_dir() / "word2vec").glob("*.bin"))
+        read = cached_word2vec(sentences, config, seed=1)
+        assert read.index_to_key == trained.index_to_key and np.array_equal(read.vectors, trained.vectors)
+        assert np.array_equal(read.get_vector("好电影"), trained.get_vector("好电影")) if kind == "fasttext" else True
+        newest = max(entries, key=lambda p: p.stat().st_mtime)
+        newest.write_bytes(newest.read_bytes()[:50])  # damaged: trained again, not an error
+        again = cached_word2vec(sentences, config, seed=1)
+        assert np.array_equal(again.vectors, trained.vectors)

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from gensim.models import KeyedVectors
 
-from cinesense import __version__, bundle, default_model
+from cinesense import __version__, bundle, default_model, distributed
 from cinesense.adapter import Adapter, ImageInput, InputError, image_list
 from cinesense.config import MODALITIES as CONFIG_MODALITIES
 from cinesense.config import ConfigError, ExperimentConfig, from_dict
@@ -103,8 +103,9 @@ class Classifier:
         self.adapter, self.model_ = kind.create(
             cfg, len(self.classes_), train, extra_texts=extra_texts, word_vectors=word_vectors, branches=branches, progress=progress
         )
-        train_data = self._encode_labelled(train, "train", progress)
-        dev_data = self._encode_labelled(dev, "dev", progress) if dev else None
+        with distributed.rank_zero_first():  # under torchrun: features are computed (and cached) once, by rank 0
+            train_data = self._encode_labelled(train, "train", progress)
+            dev_data = self._encode_labelled(dev, "dev", progress) if dev else None
         self.history_: History = self.adapter.train(self.model_, cfg, self.classes_, train_data, dev_data, progress)
         self.model_.eval()
         return self
@@ -240,7 +241,7 @@ class Classifier:
         manifest = bundle.read_manifest(directory)
         source = str(directory / bundle.MANIFEST)
         modality = manifest.get("modality", "text")
-        if modality not in ADAPTERS:
+        if not isinstance(modality, str) or modality not in ADAPTERS:
             raise bundle.BundleError(f"{source}: unknown modality {modality!r}")
         kind = ADAPTERS[modality]
         missing = [key for key in kind.manifest_fields if key not in manifest]

@@ -384,10 +384,15 @@ class TrainConfig:
     class_weights: str = "none"  # "none" | "balanced" (inverse class frequency in the loss)
     threads: int = 0  # 0 = torch default
     bucket_by_length: bool = False  # batch texts of similar length together (much faster BiLSTM epochs)
+    device: str = "auto"  # "auto" (CUDA when there is a GPU) | "cpu" | "cuda" | "cuda:N"; the model is saved from the CPU
+    precision: str = "fp32"  # "fp32" | "bf16" (autocast; for CUDA)
 
     def __post_init__(self) -> None:
         _check(self, at_least={"epochs": 1, "batch_size": 1, "patience": 0, "threads": 0, "l2": 0, "grad_clip": 0},
-               positive=("learning_rate",), choices={"select_metric": SELECT_METRICS, "class_weights": ("none", "balanced")})
+               positive=("learning_rate",), choices={"select_metric": SELECT_METRICS, "class_weights": ("none", "balanced"),
+                                                      "precision": ("fp32", "bf16")})
+        if self.device not in ("auto", "cpu", "cuda") and not (self.device.startswith("cuda:") and self.device[5:].isdigit()):
+            raise ConfigError(f"train.device must be auto, cpu, cuda or cuda:N, got {self.device!r}")
 
 
 @dataclass
@@ -444,6 +449,11 @@ def from_dict(cls: type, values: dict[str, Any], where: str = "") -> Any:
         raise ConfigError(f"{where or 'config'}: unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(names))})",
                           tuple(f"{where}.{key}" if where else key for key in unknown))
     kwargs = {key: _coerce(hints[key], value, f"{where}.{key}" if where else key) for key, value in values.items()}
+    required = [f.name for f in dataclasses.fields(cls)
+                if f.name not in values and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+    if required:
+        raise ConfigError(f"{where or 'config'}: missing key(s) {', '.join(required)}",
+                          tuple(f"{where}.{key}" if where else key for key in required))
     try:
         return cls(**kwargs)
     except _Invalid as error:  # a range / choice check of this section: name the key by its full path
@@ -478,6 +488,8 @@ def _apply_override(tree: dict[str, Any], override: str) -> str:
         value = tomllib.loads(f"v = {raw}")["v"]
     except tomllib.TOMLDecodeError:
         value = raw
+    except RecursionError:
+        raise ConfigError(f"--set {override}: the value is nested too deeply") from None
     node = tree
     *parents, leaf = key.strip().split(".")
     for part in parents:
@@ -511,6 +523,8 @@ def load_config(path: str | Path | None, overrides: list[str] | tuple[str, ...] 
             raise ConfigError(f"{path}: is a directory, not a config file") from None
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
             raise ConfigError(f"{path}: not valid TOML: {error}") from None
+        except RecursionError:
+            raise ConfigError(f"{path}: not valid TOML: nested too deeply") from None
     overridden: dict[str, str] = {}  # dotted key -> the --set argument that set it (the last one wins)
     for override in overrides:
         path = _apply_override(tree, override)

@@ -135,3 +135,64 @@ def _replace(new: Path, path: Path, shown: Path, overwrite: bool) -> None:
         os.rename(old, path)  # put the old run back
         raise
     shutil.rmtree(old, ignore_errors=True)
+
+
+CHECKPOINTS = ".checkpoints"  # the suffix of the folder beside a run that holds its checkpoints while it runs
+RESUME_FILE = "run.json"  # in the checkpoint folder: the command, configs and options, for --resume
+
+
+class ResumeError(ValueError):
+    """``--resume DIR`` has nothing to resume, or what it finds is unreadable; the message names the path."""
+
+
+def checkpoint_folder(target: str | Path) -> Path:
+    """Where the run that will become ``target`` keeps its checkpoints: ``.NAME.checkpoints`` beside
+    it (outside the temporary folder, which a failed run removes)."""
+    path = Path(os.path.abspath(target))
+    return path.parent / f".{path.name}{CHECKPOINTS}"
+
+
+def save_resume_info(target: str | Path, info: dict[str, Any]) -> Path:
+    """Record what ``--resume`` needs to run the same command again (configs as JSON)."""
+    folder = checkpoint_folder(target)
+    folder.mkdir(parents=True, exist_ok=True)
+    partial = folder / (RESUME_FILE + ".partial")
+    partial.write_text(json.dumps(info, ensure_ascii=False, indent=2), encoding="utf-8")
+    os.replace(partial, folder / RESUME_FILE)
+    return folder
+
+
+def load_resume_info(target: str | Path, command: str) -> dict[str, Any]:
+    """What :func:`save_resume_info` recorded for ``target``; ResumeError when there is none."""
+    path = checkpoint_folder(target) / RESUME_FILE
+    if not path.is_file():
+        raise ResumeError(f"--resume {target}: no interrupted run to resume ({path} not found); run without --resume")
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise ResumeError(f"{path}: unreadable ({error}); run without --resume to start afresh") from None
+    if not isinstance(info, dict) or info.get("command") != command or not isinstance(info.get("configs"), list):
+        raise ResumeError(f"{path}: not the record of a '{command}' run; resume it with 'cinesense {info.get('command', '?')} --resume'")
+    return info
+
+
+def remove_stale_partials(target: str | Path) -> list[Path]:
+    """Delete ``target``'s temporary run folders left by processes that no longer run (a ``kill -9``)."""
+    path = Path(os.path.abspath(target))
+    removed = []
+    for folder in path.parent.glob(f".{path.name}{PARTIAL}*") if path.parent.is_dir() else []:
+        pid = folder.name[len(f".{path.name}{PARTIAL}") :].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -8,6 +8,7 @@ epoch on dev.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import time
 from collections.abc import Callable, Sequence
@@ -19,6 +20,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from cinesense import checkpoint, distributed
 from cinesense.config import TrainConfig
 from cinesense.evaluate.metrics import classification_metrics
 from cinesense.progress import LoopProgress
@@ -66,27 +68,35 @@ def train_one_epoch(
     description: str = "train",
     class_weights: torch.Tensor | None = None,
     lengths: Sequence[int] | None = None,
+    device: torch.device | None = None,
 ) -> list[float]:
     """One pass over shuffled ``examples``; returns the loss of each step.
 
     With ``lengths`` (and ``config.bucket_by_length``), batches hold examples of similar length:
     shuffled windows of 50 batches are sorted by length and cut, and the batches shuffled, so a
-    recurrent model steps through far less padding."""
+    recurrent model steps through far less padding. Under torchrun every rank draws the same
+    batches and trains on its share of each (``model`` is then the DistributedDataParallel wrapper)."""
     model.train()
+    rank, size = distributed.world()
     order = torch.randperm(len(examples), generator=generator).tolist()
-    size = config.batch_size
+    batch_size = config.batch_size
     if lengths is not None and config.bucket_by_length:
-        window = 50 * size
+        window = 50 * batch_size
         order = [i for start in range(0, len(order), window) for i in sorted(order[start : start + window], key=lengths.__getitem__)]
-    batches = [order[i : i + size] for i in range(0, len(order), size)]
+    batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
     if lengths is not None and config.bucket_by_length:
         batches = [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
+    if size > 1:  # each rank its share; a last batch too small to share is left out on every rank alike
+        batches = [batch[rank::size] for batch in batches if len(batch) >= size]
+    device = device or torch.device("cpu")
+    autocast = _autocast(config, device)
     losses = []
     bar = LoopProgress(len(batches), description, enabled=progress)
     for batch in batches:
-        inputs = collate([examples[i] for i in batch])
-        logits = model(**inputs)
-        loss = nn.functional.cross_entropy(logits, targets[batch], weight=class_weights)
+        inputs = _to_device(collate([examples[i] for i in batch]), device)
+        with autocast:
+            logits = model(**inputs)
+        loss = nn.functional.cross_entropy(logits.float(), targets[batch].to(device), weight=class_weights)
         total = loss + config.l2 * l2_penalty(model) if config.l2 else loss
         optimizer.zero_grad(set_to_none=True)
         total.backward()
@@ -99,11 +109,24 @@ def train_one_epoch(
     return losses
 
 
+def _to_device(inputs: dict[str, Any], device: torch.device) -> dict[str, Any]:
+    if device.type == "cpu":
+        return inputs
+    return {key: value.to(device, non_blocking=True) if torch.is_tensor(value) else value for key, value in inputs.items()}
+
+
+def _autocast(config: TrainConfig, device: torch.device) -> Any:
+    if config.precision == "bf16":
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
 @torch.inference_mode()
 def predict_logits(model: nn.Module, examples: Sequence[Any], collate: Collate, batch_size: int = 256) -> torch.Tensor:
-    """Logits (n, C) for ``examples``, in order."""
+    """Logits (n, C) for ``examples``, in order, on the CPU (computed where ``model`` is)."""
     model.eval()
-    outputs = [model(**collate(examples[i : i + batch_size])) for i in range(0, len(examples), batch_size)]
+    device = next(iter(model.parameters()), torch.empty(0)).device
+    outputs = [model(**_to_device(collate(examples[i : i + batch_size]), device)).float().cpu() for i in range(0, len(examples), batch_size)]
     return torch.cat(outputs) if outputs else torch.empty(0)
 
 
@@ -123,22 +146,50 @@ def fit(
     Args:
         train, dev: (examples, class indices). Without dev every epoch runs and the last is kept.
         lengths: length of each training example, for ``config.bucket_by_length``.
+
+    Inside :func:`cinesense.checkpoint.checkpointing` the state is saved after every epoch and a
+    resumed run continues from it (a fit that had finished is not run again): the same model as an
+    uninterrupted run, bit for bit in one CPU process. Under torchrun (:mod:`cinesense.distributed`)
+    the model trains with DistributedDataParallel; every rank ends with the same weights. The model
+    trains on ``config.device`` and is handed back on the CPU.
     """
     generator = seed_everything(seed)
     if config.threads:
         torch.set_num_threads(config.threads)
+    device = distributed.resolve_device(config.device)
+    distributed.init_from_env(device)
+    rank, size = distributed.world()
+    if size > 1:
+        torch.manual_seed(seed + rank)  # dropout differs by rank; the batch order (generator) does not
     examples, labels = train
     targets = torch.as_tensor(list(labels), dtype=torch.long)
-    class_weights = _class_weights(targets, len(classes)) if config.class_weights == "balanced" else None
+    slot = checkpoint.slot_for(model, config, seed, len(examples))
+    saved = slot.load() if slot else None
+    if saved is not None and saved.info["finished"]:
+        model.load_state_dict(saved.group("model"))
+        return _history(saved.info["history"])
+    model.to(device)
+    class_weights = _class_weights(targets, len(classes)).to(device) if config.class_weights == "balanced" else None
+    trained = nn.parallel.DistributedDataParallel(model, find_unused_parameters=getattr(model, "skips_parameters", False)) if size > 1 else model
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=config.learning_rate)
     history = History()
-    best_score, best_state, stale = -np.inf, None, 0
+    best_score, best_state, stale, first_epoch, stopped = -np.inf, None, 0, 1, False
+    if saved is not None:
+        model.load_state_dict(saved.group("model"))
+        checkpoint.restore_optimizer(optimizer, saved)
+        checkpoint.restore_rng(generator, saved)
+        history = _history(saved.info["history"])
+        best_score, stale, stopped = saved.info["best_score"], saved.info["stale"], saved.info["stopped"]
+        best_state = saved.group("best") or None
+        first_epoch = saved.info["epoch"] + 1
     started = time.perf_counter()
     seen = 0
-    for epoch in range(1, config.epochs + 1):
+    for epoch in range(first_epoch, config.epochs + 1):
+        if stopped:
+            break
         tick = time.perf_counter()
         losses = train_one_epoch(
-            model, examples, targets, collate, optimizer, config, generator, progress, f"epoch {epoch}", class_weights, lengths
+            trained, examples, targets, collate, optimizer, config, generator, progress, f"epoch {epoch}", class_weights, lengths, device
         )
         seen += len(examples)
         history.step_losses.extend(losses)
@@ -150,23 +201,51 @@ def fit(
             proba = torch.softmax(logits, dim=-1).numpy()
             dev_metrics = classification_metrics([classes[i] for i in dev[1]], proba, classes)
             dev_metrics["loss"] = dev_loss
-        record = EpochRecord(epoch, float(np.mean(losses)), dev_loss, dev_metrics, time.perf_counter() - tick)
+        record = EpochRecord(epoch, float(np.mean(losses)) if losses else float("nan"), dev_loss, dev_metrics, time.perf_counter() - tick)
         history.epochs.append(record)
-        if progress:
+        if progress and distributed.is_main():
             shown = f" dev {config.select_metric} {dev_metrics[config.select_metric]:.4f}" if dev_metrics else ""
             tqdm.write(f"epoch {epoch}: train loss {record.train_loss:.4f}{shown} ({record.seconds:.1f}s)")
-        score = _selection_score(dev_metrics, config.select_metric, epoch)
+        score = distributed.broadcast(_selection_score(dev_metrics, config.select_metric, epoch))  # rank 0 decides for all
         if score > best_score:
             best_score, best_state, stale = score, copy.deepcopy(model.state_dict()), 0
             history.best_epoch = epoch
         else:
             stale += 1
-            if stale >= config.patience:
-                break
+            stopped = stale >= config.patience
+        if slot is not None and distributed.is_main():
+            slot.save(_fit_state(model, optimizer, generator, history, epoch, best_score, best_state, stale, stopped))
     history.examples_per_second = seen / max(time.perf_counter() - started, 1e-9)
     if best_state is not None:
         model.load_state_dict(best_state)
+    model.to("cpu")
+    if slot is not None and distributed.is_main():
+        slot.save(checkpoint.FitState({f"model.{k}": v for k, v in model.state_dict().items()}, {"finished": True, "history": history.to_dict()}))
+    distributed.barrier()
     return history
+
+
+def _fit_state(
+    model: nn.Module, optimizer: torch.optim.Optimizer, generator: torch.Generator, history: History,
+    epoch: int, best_score: float, best_state: dict[str, torch.Tensor] | None, stale: int, stopped: bool,
+) -> checkpoint.FitState:
+    optim_tensors, optim_info = checkpoint.optimizer_tensors(optimizer)
+    rng_tensors, rng_info = checkpoint.rng_state(generator)
+    tensors = {
+        **{f"model.{k}": v for k, v in model.state_dict().items()},
+        **{f"best.{k}": v for k, v in (best_state or {}).items()},
+        **optim_tensors, **rng_tensors,
+    }
+    info = {
+        "finished": False, "epoch": epoch, "best_score": best_score, "stale": stale, "stopped": stopped,
+        "history": history.to_dict(), "rng": rng_info, **optim_info,
+    }
+    return checkpoint.FitState(tensors, info)
+
+
+def _history(saved: dict[str, Any]) -> History:
+    epochs = [EpochRecord(**record) for record in saved["epochs"]]
+    return History(epochs, list(saved["step_losses"]), saved["best_epoch"], saved["examples_per_second"])
 
 
 def _class_weights(targets: torch.Tensor, num_classes: int) -> torch.Tensor:

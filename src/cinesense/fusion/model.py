@@ -79,6 +79,8 @@ class LateFusion(nn.Module):
 class FusedModel(nn.Module):
     """Text branch + image branch + one fusion; ``forward`` returns logits (B, C)."""
 
+    skips_parameters = True  # a batch without images (or texts) leaves a branch unused: DDP must look for that
+
     def __init__(self, text: AttBiLSTM, image: AttVGG16, config: FusionModelConfig) -> None:
         super().__init__()
         self.config = config

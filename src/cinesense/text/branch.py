@@ -21,6 +21,7 @@ from typing import Any
 import torch
 from gensim.models import KeyedVectors
 
+from cinesense import distributed
 from cinesense.adapter import Adapter
 from cinesense.bundle import MANIFEST, BundleError, bundle_file, check_sha256
 from cinesense.config import ExperimentConfig, TextConfig, TextModelConfig, Word2VecConfig
@@ -30,7 +31,7 @@ from cinesense.text.lexicon import lexicon_features, lexicon_words, load_lexicon
 from cinesense.text.model import AttBiLSTM, AttBiLSTMConfig, collate_token_ids
 from cinesense.text.tokenize import Tokenizer, common_emoticon_codes, emoticon_name
 from cinesense.text.vocab import Vocabulary
-from cinesense.text.word2vec import embedding_matrix, train_word2vec
+from cinesense.text.word2vec import cached_word2vec, embedding_matrix
 from cinesense.train import fit
 
 VOCABULARY_FILE = "vocab.json"
@@ -71,7 +72,8 @@ class TextBranch(Adapter):
         tokenizer = Tokenizer.from_config(text_config)
         if vectors is None:
             sentences = tokenizer.tokenize_all(texts) + tokenizer.tokenize_all(extra_texts)
-            vectors = train_word2vec(sentences, word2vec_config, seed=seed)
+            with distributed.rank_zero_first():  # under torchrun: trained once, the other ranks read it from the cache
+                vectors = cached_word2vec(sentences, word2vec_config, seed=seed)
         words = [*vectors.index_to_key, *lexicon_vocabulary(tokenizer)] if lexicon else vectors.index_to_key
         return cls(tokenizer, Vocabulary(words), vectors, code_words=lexicon)
 

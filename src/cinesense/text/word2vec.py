@@ -5,12 +5,19 @@ embedding rows of a vocabulary, including words the vectors never saw (:func:`wo
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 import logging
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
+import gensim
 import numpy as np
 from gensim.models import KeyedVectors, Word2Vec
+
+from cinesense.cache import default_cache_dir
 
 from cinesense.config import Word2VecConfig
 from cinesense.text.fasttext import is_fasttext, ngrams_path, save_ngrams, train_fasttext, with_ngrams
@@ -41,6 +48,29 @@ def train_word2vec(sentences: Sequence[Sequence[str]], config: Word2VecConfig, s
         seed=seed,
     )
     return model.wv
+
+
+def cached_word2vec(sentences: Sequence[Sequence[str]], config: Word2VecConfig, seed: int = 0) -> KeyedVectors:
+    """:func:`train_word2vec`, kept in the cache by a hash of the sentences, the config, the seed and
+    gensim's version, so that a resumed run, or the other ranks of a torchrun group, read the vectors
+    rank 0 trained instead of training them again. A damaged entry is trained again and replaced."""
+    digest = hashlib.sha256(json.dumps([dataclasses.asdict(config), seed, gensim.__version__]).encode())
+    for sentence in sentences:
+        digest.update("\x1f".join(sentence).encode("utf-8", "surrogatepass") + b"\x1e")
+    path = default_cache_dir() / "word2vec" / f"{digest.hexdigest()[:32]}.bin"
+    if path.is_file():
+        try:
+            return load_vectors(path)
+        except (ValueError, OSError):
+            pass  # damaged: train again below and replace it
+    vectors = train_word2vec(sentences, config, seed=seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f"{path.stem}.{os.getpid()}.partial.bin")
+    save_vectors(vectors, partial)
+    if is_fasttext(vectors):
+        os.replace(ngrams_path(partial), ngrams_path(path))
+    os.replace(partial, path)  # last: a complete .bin means a complete entry
+    return vectors
 
 
 def save_vectors(vectors: KeyedVectors, path: str | Path) -> None:
