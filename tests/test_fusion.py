@@ -4,6 +4,7 @@ fused Classifier end to end on a tiny text + image set."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -387,3 +388,24 @@ def test_report_names_the_sticker_fonts_and_warns_without_noto(tmp_path, monkeyp
     assert "openmoji (OpenMoji-color-glyf_colr_0.ttf, 123 bytes)" in text
     assert ("Noto Color Emoji was not installed" in text) == ("noto" not in styles)
     assert environment()["stickers"]["styles"] == styles
+
+
+@pytest.mark.slow  # a whole-pipeline run, killed and resumed
+@pytest.mark.parametrize("fault", ["saved:2", "written:6"])
+def test_reproduce_killed_mid_run_resumes_to_the_same_results(reproduced, tmp_path, fault):
+    import os
+    import subprocess
+    import sys
+
+    config, out = reproduced
+    interrupted = tmp_path / "run"
+    command = [sys.executable, "-m", "cinesense", "reproduce", "--config", str(Path(config.data.train).parent / "late.toml"),
+               "--out", str(interrupted), "--quiet", "--set", "train.epochs=3", "--set", "image_train.epochs=3", "--set", "fusion.epochs=2"]
+    killed = subprocess.run(command, env={**os.environ, "CINESENSE_FAULT": fault}, capture_output=True, text=True, timeout=900)
+    assert killed.returncode == 137 and not interrupted.exists(), killed.stderr[-2000:]
+    resumed = subprocess.run([sys.executable, "-m", "cinesense", "reproduce", "--resume", str(interrupted), "--quiet"],
+                             capture_output=True, text=True, timeout=900)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    expected = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    got = json.loads((interrupted / "results.json").read_text(encoding="utf-8"))
+    assert {name: r["metrics"] for name, r in got.items()} == {name: r["metrics"] for name, r in expected.items()}

@@ -76,6 +76,15 @@ def broadcast(value: Any) -> Any:
     return holder[0]
 
 
+def all_gather(value: Any) -> list[Any]:
+    """Every rank's ``value`` (tensors, numbers: objects this group's own processes send each other), in rank order."""
+    if world()[1] == 1:
+        return [value]
+    gathered: list[Any] = [None] * world()[1]
+    dist.all_gather_object(gathered, value)
+    return gathered
+
+
 @contextmanager
 def rank_zero_first() -> Iterator[None]:
     """Rank 0 runs the block first; the others run it after, finding its results in the caches."""

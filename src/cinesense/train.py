@@ -195,7 +195,7 @@ def fit(
         history.step_losses.extend(losses)
         dev_loss = dev_metrics = None
         if dev is not None:
-            logits = predict_logits(model, dev[0], collate)
+            logits = _dev_logits(model, dev[0], collate)
             dev_targets = torch.as_tensor(list(dev[1]), dtype=torch.long)
             dev_loss = float(nn.functional.cross_entropy(logits, dev_targets))
             proba = torch.softmax(logits, dim=-1).numpy()
@@ -223,6 +223,19 @@ def fit(
         slot.save(checkpoint.FitState({f"model.{k}": v for k, v in model.state_dict().items()}, {"finished": True, "history": history.to_dict()}))
     distributed.barrier()
     return history
+
+
+def _dev_logits(model: nn.Module, examples: Sequence[Any], collate: Collate) -> torch.Tensor:
+    """Dev logits; under torchrun each rank scores its share and every rank gets them all."""
+    rank, size = distributed.world()
+    if size == 1:
+        return predict_logits(model, examples, collate)
+    mine = predict_logits(model, examples[rank::size], collate)
+    shares = distributed.all_gather(mine)
+    logits = torch.empty((len(examples), mine.shape[-1]), dtype=mine.dtype)
+    for r, share in enumerate(shares):
+        logits[r::size] = share
+    return logits
 
 
 def _fit_state(
