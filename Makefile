@@ -4,7 +4,7 @@ BIN    := $(VENV)/bin
 CONFIG ?= configs/default.toml
 OUT    ?= runs/default
 
-.PHONY: install run test report-all bench bench-serving clean
+.PHONY: install run test report-all bench bench-serving robustness clean
 
 $(BIN)/cinesense: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,9 @@ bench: install
 bench-serving: install
 	$(BIN)/python bench/serve_load.py --model $(OUT)/text_model
 	$(BIN)/python bench/predict_file.py --model $(OUT)/text_model
+
+robustness: install  # property tests + Schemathesis with a larger budget (FUZZ_EXAMPLES): runs/robustness/report.md
+	$(BIN)/python bench/robustness.py --examples $(or $(FUZZ_EXAMPLES),1000)
 
 clean:
 	rm -rf $(VENV) runs build src/*.egg-info

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from cinesense.hashing import sha256_file
@@ -57,6 +57,8 @@ def read_manifest(directory: str | Path) -> dict[str, Any]:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise BundleError(f"{path}: manifest is not valid JSON ({error})") from None
+    except RecursionError:
+        raise BundleError(f"{path}: manifest is not valid JSON (nested too deeply)") from None
     if not isinstance(manifest, dict):
         raise BundleError(f"{path}: manifest must be a JSON object")
     missing = [k for k in REQUIRED_KEYS if k not in manifest]
@@ -108,6 +110,16 @@ def read_weights(directory: str | Path, manifest: dict[str, Any]) -> dict[str, t
         return load_file(str(path))
     except (SafetensorError, OSError, ValueError) as error:
         raise BundleError(f"{path}: cannot read weights ({error})") from None
+
+
+def saved_tensor_names(directory: str | Path) -> list[str] | None:
+    """The tensor names in the bundle's weights file, from its header only (None when it cannot be read:
+    ``read_weights`` says why), so that a manifest can be compared with the weights before a model is built."""
+    try:
+        with safe_open(str(Path(directory) / WEIGHTS), framework="pt") as handle:
+            return list(handle.keys())
+    except (SafetensorError, OSError, ValueError):
+        return None
 
 
 def load_state_checked(module: torch.nn.Module, state: dict[str, torch.Tensor], source: str) -> None:

@@ -14,6 +14,7 @@ branches and a fusion, see :mod:`cinesense.fusion`; a comment may have text, ima
 
 from __future__ import annotations
 
+import copy
 import platform
 from collections.abc import Sequence
 from pathlib import Path
@@ -134,7 +135,7 @@ class Classifier:
             raise TypeError("pass a list of texts, not a single string")
         self.adapter.require_arguments(texts, images)
         texts, images, tokens = self._checked(texts, images, lambda i: (f"texts[{i}]", f"images[{i}]"))
-        return self._proba(self.adapter.inputs(self.model_, tokens, images, batch_size), batch_size)
+        return self._proba(self.adapter.inputs(self._cpu_model(), tokens, images, batch_size), batch_size)
 
     def _checked(
         self, texts: Sequence[str | None] | None, images: Sequence[ImageInput] | None, fields: Any
@@ -168,7 +169,7 @@ class Classifier:
         that has it: ``(position in records, path, reason)``, in record order.
         """
         self._check_fitted()
-        examples, kept, failures = self.adapter.encode_records(self.model_, records, "data")
+        examples, kept, failures = self.adapter.encode_records(self._cpu_model(), records, "data")
         proba = self._proba(examples, 64)
         if not unreadable:
             return proba, kept
@@ -207,7 +208,7 @@ class Classifier:
         self.model_.eval()
         self.adapter.check_explained(image)
         _, _, (tokens,) = self._checked([text], [image], lambda i: ("text", "image"))
-        logits, extra = self.adapter.explain(self.model_, tokens, image)
+        logits, extra = self.adapter.explain(self._cpu_model(), tokens, image)
         proba = torch.softmax(logits.double(), dim=-1)[0].numpy()
         return Explanation(self.classes_[int(proba.argmax())], {c: float(p) for c, p in zip(self.classes_, proba)}, **extra)
 
@@ -228,13 +229,30 @@ class Classifier:
             "metrics": metrics or {},
             "provenance": {"python": platform.python_version(), "torch": torch.__version__, **(provenance or {})},
         }
-        return bundle.write_bundle(directory, manifest, self.model_.state_dict())
+        return bundle.write_bundle(directory, manifest, self._cpu_model().state_dict())
+
+    def to(self, device: str | torch.device = "cpu") -> "Classifier":
+        """Predict on ``device`` ("auto": a GPU when there is one, "cpu", "cuda", "cuda:N"); batches
+        (``predict_proba``, ``predict-file``, the service) run there; preprocessing (tokens, image
+        features) and ``explain`` run on a CPU copy of the model."""
+        self._check_fitted()
+        self.device_ = device if isinstance(device, torch.device) else distributed.resolve_device(str(device))
+        self.model_.to(self.device_)
+        self.__dict__.pop("_cpu_copy", None)
+        return self
+
+    def _cpu_model(self) -> torch.nn.Module:
+        if getattr(self, "device_", torch.device("cpu")).type == "cpu":
+            return self.model_
+        if "_cpu_copy" not in self.__dict__:
+            self._cpu_copy = copy.deepcopy(self.model_).to("cpu").eval()
+        return self._cpu_copy
 
     @classmethod
-    def load(cls, directory: str | Path) -> "Classifier":
+    def load(cls, directory: str | Path, device: str = "cpu") -> "Classifier":
         """Load a bundle written by ``save``, validating everything; nothing is unpickled.
         ``"default"`` (when no such model folder is here) is the default model, the one ``make run``
-        built (:mod:`cinesense.default_model`)."""
+        built (:mod:`cinesense.default_model`). ``device``: see :meth:`to`."""
         if str(directory) == default_model.NAME and not (Path(directory) / bundle.MANIFEST).is_file():
             directory = default_model.resolve()
         directory = Path(directory)
@@ -251,7 +269,7 @@ class Classifier:
         clf.modality_, clf.manifest_ = modality, manifest
         try:
             adapter, model = kind.load(directory, manifest)
-        except (KeyError, TypeError, ValueError, OSError) as error:
+        except (KeyError, TypeError, ValueError, OSError, RuntimeError) as error:  # RuntimeError: torch refusing a negative or impossible size
             if isinstance(error, bundle.BundleError):
                 raise
             raise bundle.BundleError(f"{source}: invalid model or preprocessing settings ({error})") from None
@@ -261,7 +279,7 @@ class Classifier:
         bundle.load_state_checked(model, bundle.read_weights(directory, manifest), str(directory / bundle.WEIGHTS))
         model.eval()
         clf.classes_, clf.model_, clf.adapter = list(classes), model, adapter
-        return clf
+        return clf.to(device) if str(device) != "cpu" else clf
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "model_"):

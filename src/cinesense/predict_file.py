@@ -85,13 +85,19 @@ class _Line:
 def _read_lines(path: Path) -> Iterator[_Line]:
     """Each non-blank line of the file as a record (or the reason it is not one), with its byte end."""
     for number, end, raw in iter_raw_lines(path):
-        try:
-            record = parse_line(raw, number, path.parent, labels=None, require_label=False)
-        except ValueError as error:
-            yield _Line(number, end, None, str(error))
-            continue
-        if record is not None:
-            yield _Line(number, end, record, None)
+        line = read_line(raw, number, path.parent, end)
+        if line is not None:
+            yield line
+
+
+def read_line(raw: bytes, number: int, base_dir: Path, end: int = 0) -> _Line | None:
+    """Input line ``number`` as a record (or the reason it is not one); None for a blank line.
+    (Also used by :mod:`cinesense.predict_ray`, whose read tasks number the lines.)"""
+    try:
+        record = parse_line(raw, number, base_dir, labels=None, require_label=False)
+    except ValueError as error:
+        return _Line(number, end, None, str(error))
+    return None if record is None else _Line(number, end, record, None)
 
 
 def meta_path(out: str | Path) -> Path:
@@ -253,8 +259,8 @@ def resume_point(out: Path) -> tuple[int, str | None]:
     return obj["line"], obj.get("id")
 
 
-def _predict_batch(classifier: Any, batch: list[_Line], skip_invalid: bool, source: Path) -> tuple[list[dict], int]:
-    """Output objects for a batch of lines, and how many of them are errors."""
+def predict_lines(classifier: Any, batch: list[_Line], skip_invalid: bool, source: Path) -> tuple[list[dict], int]:
+    """Output objects (the output file's rows) for a batch of lines, and how many of them are errors."""
     from cinesense.classifier import adapter_for  # torch: only when predicting
 
     adapter = adapter_for(classifier.modality_)
@@ -360,7 +366,7 @@ def predict_file(
 
         def flush(batch: list[_Line]) -> None:
             nonlocal written, errors
-            objects, failed = _predict_batch(classifier, batch, skip_invalid, data)
+            objects, failed = predict_lines(classifier, batch, skip_invalid, data)
             handle.write("".join(json.dumps(o, ensure_ascii=False) + "\n" for o in objects).encode("utf-8"))
             handle.flush()
             os.fsync(handle.fileno())  # the batch is on disk before the next one starts

@@ -20,6 +20,8 @@ def _command(commands: Any, name: str, help: str, *, out: str | None = None) -> 
     parser = commands.add_parser(name, help=help)
     parser.add_argument("--model", type=Path, default=Path("default"),
                         help="model directory (default: the default model, the one `make run` built)")
+    parser.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"),
+                        help="where the model runs: cpu (the default), cuda, or auto (a GPU when there is one)")
     if out is not None:
         parser.add_argument("--data", type=Path, required=True, help="comments in the shared JSONL format (labels optional)")
         parser.add_argument("--out", type=Path, required=True, help=out)
@@ -46,12 +48,26 @@ def add_commands(commands: Any) -> None:
     predict_file.add_argument("--batch-size", type=int, default=256, help="comments predicted and written together")
     predict_file.add_argument("--skip-invalid", action="store_true", help="write an error line for a bad line instead of stopping")
     predict_file.add_argument("--quiet", action="store_true", help="no progress bar")
+    predict_file.add_argument("--threads", type=int, default=0,
+                              help="local engine: torch threads (0: torch's default, one per core; beside other busy processes give it its share)")
+    predict_file.add_argument("--sticker-cache-mb", type=int, default=256,
+                              help="memory for the sticker conv-feature cache, MiB (image / fused model; 0: off; per actor with ray)")
+    predict_file.add_argument("--sticker-cache-dir", type=Path, help="also keep sticker conv features on disk here (shared by runs and actors)")
+    predict_file.add_argument("--engine", choices=("local", "ray"), default="local",
+                              help="local: this process, resumable (default); ray: Ray Data, an actor pool (needs the 'ray' extra; "
+                              ".parquet input / output too; no resume)")
+    predict_file.add_argument("--ray-address", help="ray engine: the cluster to join (auto, ray://HOST:10001); default a local Ray")
+    predict_file.add_argument("--actors", type=int, help="ray engine: actors in the pool (default: CPUs / --actor-cpus)")
+    predict_file.add_argument("--actor-cpus", type=float, default=1, help="ray engine: CPUs (torch threads) of one actor")
+    predict_file.add_argument("--actor-gpus", type=float, default=0, help="ray engine: GPUs of one actor (> 0: the model runs there)")
 
     serve = _command(commands, "serve", "the HTTP service and web page (FastAPI + uvicorn)")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--threads", type=int, default=0, help="torch threads for inference (0: torch's default)")
     serve.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"))
+    serve.add_argument("--sticker-cache-mb", type=int, default=256,
+                       help="memory for the sticker conv-feature cache, MiB (image / fused model; 0: off; default 256)")
     from cinesense.serve.limits import Limits
 
     for item in fields(Limits):
@@ -80,7 +96,7 @@ def run_predict(args: argparse.Namespace) -> int:
     from cinesense.classifier import Classifier
     from cinesense.explain import align_tokens, save_heatmap, shade, use_color
 
-    classifier = Classifier.load(args.model)
+    classifier = Classifier.load(args.model, device=args.device)
     try:
         comments = _comments(classifier.adapter, args.texts, args.image)
     except ValueError as error:
@@ -120,7 +136,7 @@ def run_explain(args: argparse.Namespace) -> int:
 
     check_output_file(args.out)  # a folder given as --out: said now, not after the work
     data = load_jsonl(args.data, require_label=False, skip_invalid=args.skip_invalid)
-    classifier = Classifier.load(args.model)
+    classifier = Classifier.load(args.model, device=args.device)
     examples = list(explain_records(classifier, data.records[: args.limit]))
     subtitle = f"model {args.model} ({classifier.modality_}; classes {', '.join(classifier.classes_)}) on {args.data}"
     page = write_page(examples, args.out, title="cinesense: why the model decided", subtitle=subtitle)
@@ -133,11 +149,30 @@ def run_predict_file(args: argparse.Namespace) -> int:
     from cinesense.classifier import Classifier
     from cinesense.predict_file import predict_file
 
-    classifier = Classifier.load(args.model)
     try:
-        result = predict_file(classifier, args.data, args.out, batch_size=args.batch_size, skip_invalid=args.skip_invalid,
-                              progress=not args.quiet, model_name=str(args.model))
+        if args.engine == "ray":
+            from cinesense.predict_ray import predict_file_ray
+
+            result = predict_file_ray(args.model, args.data, args.out, batch_size=args.batch_size, skip_invalid=args.skip_invalid,
+                                      progress=not args.quiet, address=args.ray_address, num_actors=args.actors,
+                                      num_cpus=args.actor_cpus, num_gpus=args.actor_gpus,
+                                      sticker_cache_bytes=args.sticker_cache_mb << 20, sticker_cache_dir=args.sticker_cache_dir)
+        else:
+            from cinesense.image.stem_cache import attach_sticker_cache
+
+            if args.threads:
+                import torch
+
+                torch.set_num_threads(args.threads)
+            classifier = Classifier.load(args.model, device=args.device)
+            if args.sticker_cache_mb or args.sticker_cache_dir:
+                attach_sticker_cache(classifier, args.sticker_cache_mb << 20, args.sticker_cache_dir)
+            result = predict_file(classifier, args.data, args.out, batch_size=args.batch_size, skip_invalid=args.skip_invalid,
+                                  progress=not args.quiet, model_name=str(args.model))
     except KeyboardInterrupt:
+        if args.engine == "ray":
+            print(f"\ninterrupted; nothing was written to {args.out} (the ray engine does not resume)", file=sys.stderr)
+            return 130
         print(f"\ninterrupted; {args.out} holds every finished batch: run the same command to continue", file=sys.stderr)
         return 130
     resumed = f" after line {result.resumed_after_line} (earlier run)" if result.resumed_after_line else ""
@@ -161,9 +196,10 @@ def run_serve(args: argparse.Namespace) -> int:
     limits = Limits(**{item.name: getattr(args, item.name) for item in fields(Limits)})
     sock = bind(args.host, args.port)  # a busy port fails here, before the model loads and before "serving"
     try:
-        classifier = Classifier.load(args.model)
+        classifier = Classifier.load(args.model, device=args.device)
         warm_up(classifier)
-        server = uvicorn.Server(uvicorn.Config(create_app(classifier, limits), host=args.host, port=sock.getsockname()[1],
+        app = create_app(classifier, limits, sticker_cache_bytes=args.sticker_cache_mb << 20)
+        server = uvicorn.Server(uvicorn.Config(app, host=args.host, port=sock.getsockname()[1],
                                                log_level=args.log_level))
         where = address(args.host, sock.getsockname()[1])
         print(f"serving {args.model} ({classifier.modality_} model) on http://{where}/ (API docs at /docs)", flush=True)

@@ -8,6 +8,7 @@ array, or ``[]`` when empty; ``userList`` may be ``[]``; ids are 19-digit number
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
@@ -35,6 +36,8 @@ def decode_body(text: str) -> dict[str, Any]:
         value = json.loads(body, strict=False)  # strict=False: raw control characters occur
     except json.JSONDecodeError as error:
         raise ResponseError(f"malformed JSON in the response ({error.msg} at column {error.colno}): {body[:80]!r}") from None
+    except RecursionError:
+        raise ResponseError(f"malformed JSON in the response (nested too deeply): {body[:80]!r}") from None
     if not isinstance(value, dict):
         raise ResponseError(f"expected a JSON object, got {type(value).__name__}")
     return value
@@ -47,14 +50,14 @@ def as_int(value: Any, default: int | None = 0) -> int | None:
     if isinstance(value, int):
         return value
     if isinstance(value, float):
-        return int(value) if value == value else default
+        return int(value) if math.isfinite(value) else default
     if isinstance(value, str):
         try:
             return int(value.strip())
         except ValueError:
             try:
                 return int(float(value))
-            except ValueError:
+            except (ValueError, OverflowError):  # "abc"; "1e400", "inf"
                 return default
     return default
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 from cinesense.data.schema import Dataset, DataError, Record, Skipped, check_input_file
@@ -48,14 +48,20 @@ def load_csv(
         line = raw[: error.start + offset].count(b"\n") + 1
         raise DataError(f"{path}:{line}: not valid UTF-8 ({error.reason})") from None
     reader = csv.DictReader(io.StringIO(content, newline=""))
-    header = reader.fieldnames or []
+    try:
+        header = reader.fieldnames or []
+    except csv.Error as error:
+        raise DataError(f"{path}:{reader.line_num + 1}: malformed CSV ({error})") from None
+    twice = sorted({column for column in header if header.count(column) > 1})
+    if twice:
+        raise DataError(f"{path}:1: column {twice[0]!r} appears more than once in the header")
     for column in (text_column, label_column):
         if column is not None and column not in header:
             raise DataError(f"{path}:1: missing column {column!r} (header: {', '.join(header)})")
     prefix = id_prefix or path.stem
     records: list[Record] = []
     skipped: list[Skipped] = []
-    for row in reader:
+    for row in _rows(reader, path):
         number = reader.line_num
         try:
             text = (row.get(text_column) or "").replace("\ufeff", "").strip()
@@ -75,3 +81,16 @@ def load_csv(
         meta = {k: v for k, v in row.items() if k not in (text_column, label_column) and k is not None}
         records.append(Record(id=f"{prefix}-{number}", text=text, label=label, meta=meta, line=number))
     return Dataset(records=records, source=str(path), skipped=skipped)
+
+
+def _rows(reader: csv.DictReader, path: Path) -> Iterator[dict]:
+    """The reader's rows; a row the csv module cannot read (a field over its size limit...) is a
+    DataError naming the file and line."""
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:  # the record that failed starts on the line after the last one read
+            raise DataError(f"{path}:{reader.line_num + 1}: malformed CSV ({error})") from None
+        yield row

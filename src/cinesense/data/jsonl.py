@@ -57,10 +57,27 @@ def parse_line(
     if not line.strip():
         return None
     try:
-        obj = json.loads(line)
+        obj = json.loads(line, object_pairs_hook=_unique_fields)
     except json.JSONDecodeError as error:
         raise ValueError(f"malformed JSON: {error.msg} (column {error.colno})") from None
+    except RecursionError:
+        raise ValueError("malformed JSON: nested too deeply") from None
+    if "\\u" in line:  # an escaped lone surrogate is valid JSON but no character: the record could not be written back
+        try:
+            json.dumps(obj, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError as error:
+            raise ValueError(f"not valid Unicode (a lone surrogate {error.object[error.start]!r})") from None
     return parse_record(obj, base_dir, labels=labels, require_label=require_label, line=number)
+
+
+def _unique_fields(pairs: list[tuple[str, object]]) -> dict:
+    """A JSON object's fields, refusing a field given twice (json keeps the last one silently)."""
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        twice = next(key for key, _ in pairs if key in seen or seen.add(key))
+        raise ValueError(f"duplicated field {twice!r}")
+    return obj
 
 
 def parse_record(
@@ -106,6 +123,8 @@ def _parse_images(obj: dict, base_dir: Path) -> tuple[Path, ...]:
         raw = [obj["image"], *raw]
     if not isinstance(raw, list) or not all(isinstance(p, str) and p for p in raw):
         raise ValueError("field 'image'/'images' must be a path string or a list of path strings")
+    if any("\0" in p for p in raw):
+        raise ValueError("field 'image'/'images' must not contain a NUL character")
     return tuple((base_dir / p).resolve() for p in raw)
 
 

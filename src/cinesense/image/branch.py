@@ -29,6 +29,7 @@ class ImageBranch(Adapter):
     kind, reads_image, images_per_comment = "image", True, 1
     manifest_fields = ("preprocessing",)
     collate = staticmethod(collate_stem_outputs)
+    stem_cache: Any = None  # a StemCache (cinesense.image.stem_cache.attach_sticker_cache), or None: no cache
 
     def __init__(self, preprocessing: Preprocessing, feature_cache: str = "", augment: ImageAugmentConfig | None = None) -> None:
         self.preprocessing = preprocessing
@@ -116,8 +117,16 @@ class ImageBranch(Adapter):
     def stem_outputs(self, model: AttVGG16, images: Sequence[ImageSource]) -> torch.Tensor:
         """Stem outputs (N, 512, h, w) of images given as paths, bytes or PIL images (no cache), run
         ``stem_batch_size`` images at a time (one on a CPU: fastest there, and memory stays flat).
-        An image already decoded by ``load_image`` is used as it is."""
-        tensors = [preprocess_image(as_rgb(image), self.preprocessing) for image in images]
+        An image already decoded by ``load_image`` is used as it is. With a ``stem_cache``
+        (:mod:`cinesense.image.stem_cache`), each distinct image content runs the stem once."""
+        decoded = [as_rgb(image) for image in images]
+        if self.stem_cache is None:
+            return self._run_stem(model, decoded)
+        namespace = self.stem_cache.namespace(model.stem, model.stem_name, self.preprocessing.to_dict())
+        return self.stem_cache.outputs(namespace, decoded, lambda todo: self._run_stem(model, todo), next(model.parameters()).device)
+
+    def _run_stem(self, model: AttVGG16, decoded: Sequence[Any]) -> torch.Tensor:
+        tensors = [preprocess_image(image, self.preprocessing) for image in decoded]
         step = stem_batch_size(next(model.parameters()).device)
         with torch.inference_mode():
             return torch.cat([model.forward_stem(torch.stack(tensors[i : i + step])) for i in range(0, len(tensors), step)])

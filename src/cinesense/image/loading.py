@@ -68,6 +68,8 @@ def to_rgb(img: Image.Image) -> Image.Image:
     """Convert a decoded image of any mode to 8-bit RGB; transparency is composited on white."""
     if img.mode.startswith("I") or img.mode == "F":
         img = _sixteen_bit_to_l(img)
+    if img.mode == "La":  # premultiplied alpha: Pillow converts it to LA only
+        img = img.convert("LA")
     has_alpha = img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in img.info
     if has_alpha:
         rgba = img.convert("RGBA")
@@ -113,6 +115,8 @@ def load_image(source: ImageSource, *, max_pixels: int = DEFAULT_MAX_PIXELS, nam
             raise ImageError(label, "file not found") from None
         except OSError as exc:
             raise ImageError(label, f"cannot read file ({exc.strerror or exc})") from exc
+        except ValueError as exc:  # a path with a NUL character
+            raise ImageError(label, f"cannot read file ({exc})") from None
     elif isinstance(source, bytes):
         data = source
     elif isinstance(source, Image.Image):

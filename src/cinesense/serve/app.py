@@ -7,6 +7,7 @@ adapter's, limits in ``serve/limits.py``, the schemas in ``serve/schemas.py``.)
     POST /v1/predict        one comment (JSON with base64 image(s), or multipart with file(s)) -> verdict + attention
     POST /v1/predict/batch  several comments (JSON) -> verdicts
     GET  /v1/model          classes, version, metrics, limits
+    GET  /v1/metrics        the sticker cache's hit / miss / size counters
     GET  /healthz           liveness (answers while the model works)
     GET  /                  the web page;  /docs, /openapi.json  the API's documentation
 """
@@ -32,11 +33,13 @@ from starlette.exceptions import HTTPException
 from cinesense import __version__
 from cinesense.explain.highlight import align_tokens
 from cinesense.image.loading import ImageError, load_image
+from cinesense.image.stem_cache import DEFAULT_MAX_BYTES, attach_sticker_cache
 from cinesense.adapter import InputError
 from cinesense.serve.limits import (ApiError, BodySizeLimit, Limits, check_batch_size, check_image, check_image_count, check_text,
                                      decode_base64_image)
+from cinesense.serve import request_schema
 from cinesense.serve.runner import InferenceRunner
-from cinesense.serve.schemas import BatchRequest, BatchResponse, ErrorBody, Explained, Health, ModelInfo, PredictRequest
+from cinesense.serve.schemas import BatchRequest, BatchResponse, ErrorBody, Explained, Health, ModelInfo, PredictRequest, ServiceMetrics
 
 STATIC = Path(__file__).parent / "static"
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -57,8 +60,11 @@ MULTIPART_SCHEMA = {
 }
 
 
-def create_app(classifier: Any, limits: Limits | None = None) -> FastAPI:
-    """The service for a loaded ``Classifier`` (any modality) under ``limits`` (default ``Limits()``)."""
+def create_app(classifier: Any, limits: Limits | None = None, *, sticker_cache_bytes: int = DEFAULT_MAX_BYTES) -> FastAPI:
+    """The service for a loaded ``Classifier`` (any modality) under ``limits`` (default ``Limits()``).
+
+    An image or fused model gets an in-memory sticker cache of ``sticker_cache_bytes``
+    (:mod:`cinesense.image.stem_cache`; 0: none), unless its image branch has one already."""
     from cinesense.classifier import adapter_for
 
     limits = limits or Limits()
@@ -67,6 +73,7 @@ def create_app(classifier: Any, limits: Limits | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):
+        runner.open()  # (again, when the application is started after a shutdown)
         yield
         runner.close()
 
@@ -76,6 +83,10 @@ def create_app(classifier: Any, limits: Limits | None = None) -> FastAPI:
     app.state.classifier, app.state.limits, app.state.runner = classifier, limits, runner
     _add_error_handlers(app)
     info = _model_info(classifier, limits)
+    image_branch = classifier.adapter.branch("image") if hasattr(classifier, "adapter") else None
+    sticker_cache = getattr(image_branch, "stem_cache", None)
+    if sticker_cache is None and sticker_cache_bytes and image_branch is not None:
+        sticker_cache = attach_sticker_cache(classifier, sticker_cache_bytes)
 
     @app.get("/healthz", response_model=Health, tags=["service"])
     async def healthz() -> Health:
@@ -84,6 +95,11 @@ def create_app(classifier: Any, limits: Limits | None = None) -> FastAPI:
     @app.get("/v1/model", response_model=ModelInfo, tags=["model"])
     async def model() -> ModelInfo:
         return info
+
+    @app.get("/v1/metrics", response_model=ServiceMetrics, tags=["service"])
+    async def metrics() -> ServiceMetrics:
+        """Counters of the sticker cache (null for a model without images or with the cache off)."""
+        return ServiceMetrics(sticker_cache=sticker_cache.stats() if sticker_cache is not None else None, pending=runner.pending)
 
     @app.post(
         "/v1/predict", response_model=Explained, responses=ERRORS, tags=["model"],
@@ -128,12 +144,13 @@ def create_app(classifier: Any, limits: Limits | None = None) -> FastAPI:
         return FileResponse(STATIC / "index.html", media_type="text/html; charset=utf-8")
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    _document_bodies(app, BatchRequest, PredictRequest)
+    _document_bodies(app, BatchRequest, PredictRequest, rules=partial(request_schema.apply, adapter=adapter, limits=limits))
     return app
 
 
-def _document_bodies(app: FastAPI, *models: type[BaseModel]) -> None:
-    """Put ``models`` (request bodies the endpoints parse themselves) in the OpenAPI components."""
+def _document_bodies(app: FastAPI, *models: type[BaseModel], rules: Any = None) -> None:
+    """Put ``models`` (request bodies the endpoints parse themselves) in the OpenAPI components,
+    narrowed by ``rules`` (:func:`cinesense.serve.request_schema.apply`) to what the served model accepts."""
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -142,7 +159,7 @@ def _document_bodies(app: FastAPI, *models: type[BaseModel]) -> None:
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         for name, definition in definitions.get("$defs", {}).items():
             components.setdefault(name, definition)
-        return schema
+        return rules(schema) if rules is not None else schema
 
     app.openapi = openapi  # type: ignore[method-assign]
 

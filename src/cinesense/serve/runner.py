@@ -28,6 +28,13 @@ class InferenceRunner:
         self.max_pending = max_pending
         self.pending = 0  # only touched on the event loop
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cinesense-inference")
+        self._closed = False
+
+    def open(self) -> None:
+        """A new worker thread after ``close`` (an application started again after a shutdown)."""
+        if self._closed:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cinesense-inference")
+            self._closed = False
 
     async def run(self, function: Callable[[], T]) -> T:
         if self.pending >= self.max_pending:
@@ -53,4 +60,5 @@ class InferenceRunner:
             raise ApiError(500, f"internal error while predicting ({type(error).__name__}); see the server log") from None
 
     def close(self) -> None:
+        self._closed = True
         self._executor.shutdown(wait=False, cancel_futures=True)

@@ -65,6 +65,22 @@ class ModelInfo(BaseModel):
     limits: dict[str, int]
 
 
+class StickerCacheStats(BaseModel):
+    hits: int = Field(..., description="images served from memory (the VGG16 stem did not run)")
+    disk_hits: int = Field(..., description="images served from the disk tier")
+    misses: int = Field(..., description="distinct images the stem ran on")
+    evictions: int = Field(..., description="entries dropped to stay within max_bytes")
+    entries: int = Field(..., description="stickers held now")
+    bytes: int = Field(..., description="bytes held now (at most max_bytes)")
+    max_bytes: int
+    directory: str | None = None
+
+
+class ServiceMetrics(BaseModel):
+    sticker_cache: StickerCacheStats | None = Field(None, description="null for a model without images, or with the cache off")
+    pending: int = Field(..., description="requests waiting for or in inference")
+
+
 class Health(BaseModel):
     status: str
     pending: int = Field(..., description="requests waiting for or in inference")

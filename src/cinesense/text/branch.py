@@ -23,7 +23,7 @@ from gensim.models import KeyedVectors
 
 from cinesense import distributed
 from cinesense.adapter import Adapter
-from cinesense.bundle import MANIFEST, BundleError, bundle_file, check_sha256
+from cinesense.bundle import MANIFEST, BundleError, bundle_file, check_sha256, saved_tensor_names
 from cinesense.config import ExperimentConfig, TextConfig, TextModelConfig, Word2VecConfig
 from cinesense.data.schema import Record
 from cinesense.hashing import sha256_file
@@ -172,6 +172,10 @@ class TextBranch(Adapter):
     def load_checked(cls, directory: Path, manifest: dict[str, Any], section: dict[str, Any]) -> tuple["TextBranch", AttBiLSTMConfig]:
         """The branch's files and the Att-BiLSTM config of a model section, checked to agree."""
         config = AttBiLSTMConfig(**section)
+        names = saved_tensor_names(directory)  # before the model is built: nn.LSTM builds num_layers layers, however many
+        layers = None if names is None else sum(name.endswith("lstm.weight_ih_l" + str(k)) for name in names for k in range(len(names)))
+        if layers is not None and config.num_layers != layers:
+            raise BundleError(f"{directory / MANIFEST}: model.num_layers is {config.num_layers!r}, the weights hold {layers} LSTM layer(s)")
         branch = cls.load_files(directory, manifest)
         if len(branch.vocabulary) != config.vocab_size:
             raise BundleError(f"{directory / MANIFEST}: vocabulary has {len(branch.vocabulary)} tokens, the model expects {config.vocab_size}")

@@ -119,6 +119,10 @@ class Tokenizer:
             raise ValueError(f"segmented must be 'auto', 'yes' or 'no', got {self.segmented!r}")
         if self.segmenter not in SEGMENTERS:
             raise ValueError(f"segmenter must be one of {', '.join(SEGMENTERS)}, got {self.segmenter!r}")
+        if isinstance(self.max_tokens, bool) or not isinstance(self.max_tokens, int) or self.max_tokens < 0:
+            raise ValueError(f"max_tokens must be a whole number >= 0, got {self.max_tokens!r}")
+        if not isinstance(self.lowercase, bool):
+            raise ValueError(f"lowercase must be true or false, got {self.lowercase!r}")
         stop: frozenset[str] = frozenset()
         if self.stopwords:
             stop = frozenset(_read_lines(Path(self.stopwords)))
@@ -189,7 +193,7 @@ def _read_user_dict(path: Path) -> list[UserDictEntry]:
     entries: list[UserDictEntry] = []
     for number, line in _numbered_lines(path, "jieba user dictionary"):
         word, *rest = line.split()
-        frequency = int(rest.pop(0)) if rest and rest[0].isdigit() else None
+        frequency = int(rest.pop(0)) if rest and rest[0].isdecimal() else None  # isdigit() is true of '²'
         tag = rest.pop(0) if rest else None
         if rest:
             raise ValueError(f"{path}:{number}: expected 'word [frequency] [tag]', got {line!r}")

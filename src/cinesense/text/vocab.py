@@ -41,8 +41,13 @@ class Vocabulary:
             raise FileNotFoundError(f"{path}: vocabulary file not found") from None
         except (json.JSONDecodeError, UnicodeDecodeError) as error:
             raise ValueError(f"{path}: vocabulary is not valid JSON ({error})") from None
+        except RecursionError:
+            raise ValueError(f"{path}: vocabulary is not valid JSON (nested too deeply)") from None
         if not isinstance(itos, list) or itos[:2] != [PAD, UNK] or not all(isinstance(t, str) for t in itos):
             raise ValueError(f"{path}: vocabulary must be a JSON list of strings starting with {PAD!r}, {UNK!r}")
         if len(set(itos)) != len(itos):
             raise ValueError(f"{path}: vocabulary has duplicate tokens")
+        bad = next((t for t in itos if not t.isprintable() and any("\ud800" <= c <= "\udfff" for c in t)), None)
+        if bad is not None:  # an escaped lone surrogate: valid JSON, but no character (the file could not be written back)
+            raise ValueError(f"{path}: vocabulary token {bad!r} is not valid Unicode (a lone surrogate)")
         return cls(itos)
