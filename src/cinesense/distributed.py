@@ -94,3 +94,60 @@ def rank_zero_first() -> Iterator[None]:
     yield
     if size > 1 and rank == 0:
         dist.barrier()
+
+
+class EmbeddingRowSync:
+    """All-reduce only the embedding rows a global batch touched, instead of the whole table.
+
+    A trainable word-embedding table (vocabulary x dim, tens of MB) dominates what DDP would
+    all-reduce every step, yet a batch's loss reaches only the rows of its tokens. The tables are
+    left out of DDP's buckets; a forward hook records which rows each rank used; after
+    ``backward`` the ranks agree on the union (one byte per row), all-reduce those rows' gradients
+    and average them, as DDP would have. The L2 term's gradient (the same on every rank: the
+    weights agree) is added after, so it is not counted ``size`` times. One process: never used.
+    """
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        self.tables: dict[str, torch.nn.Embedding] = {
+            name: module for name, module in model.named_modules()
+            if isinstance(module, torch.nn.Embedding) and module.weight.requires_grad and not module.sparse
+        }
+        self._used: dict[str, list[torch.Tensor]] = {name: [] for name in self.tables}
+        self._hooks = [module.register_forward_hook(self._recorder(name)) for name, module in self.tables.items()]
+        for module in self.tables.values():
+            dist.broadcast(module.weight.data, src=0)  # DDP broadcasts the rest of the model at wrapping
+        self.ignored = [f"{name}.weight" for name in self.tables]
+
+    def close(self) -> None:
+        """Remove the forward hooks (training is over)."""
+        for hook in self._hooks:
+            hook.remove()
+
+    @property
+    def parameters(self) -> set[int]:
+        return {id(module.weight) for module in self.tables.values()}
+
+    def _recorder(self, name: str) -> Any:
+        def record(module: torch.nn.Module, inputs: tuple[Any, ...], output: Any) -> None:
+            if module.training and torch.is_grad_enabled():
+                self._used[name].append(inputs[0].detach().reshape(-1))
+        return record
+
+    def sync(self, l2: float = 0.0) -> None:
+        """Average the used rows' gradients across ranks; then add ``2 * l2 * weight`` (the L2 term)."""
+        size = world()[1]
+        for name, module in self.tables.items():
+            weight, used = module.weight, self._used[name]
+            self._used[name] = []
+            if weight.grad is None:
+                weight.grad = torch.zeros_like(weight)
+            mask = torch.zeros(weight.shape[0], dtype=torch.uint8, device=weight.device)
+            if used:
+                mask[torch.cat(used)] = 1
+            dist.all_reduce(mask, op=dist.ReduceOp.MAX)
+            rows = mask.nonzero().squeeze(1)
+            shared = weight.grad.index_select(0, rows)
+            dist.all_reduce(shared)
+            weight.grad.index_copy_(0, rows, shared / size)
+            if l2:
+                weight.grad.add_(weight.detach(), alpha=2 * l2)

@@ -51,9 +51,9 @@ class History:
         return asdict(self)
 
 
-def l2_penalty(model: nn.Module) -> torch.Tensor:
-    """sum(theta^2) over trainable parameters (eq. 9)."""
-    return sum((p.pow(2).sum() for p in model.parameters() if p.requires_grad), torch.zeros(()))
+def l2_penalty(model: nn.Module, skip: set[int] = frozenset()) -> torch.Tensor:
+    """sum(theta^2) over trainable parameters (eq. 9), but those whose ``id`` is in ``skip``."""
+    return sum((p.pow(2).sum() for p in model.parameters() if p.requires_grad and id(p) not in skip), torch.zeros(()))
 
 
 def train_one_epoch(
@@ -69,13 +69,15 @@ def train_one_epoch(
     class_weights: torch.Tensor | None = None,
     lengths: Sequence[int] | None = None,
     device: torch.device | None = None,
+    row_sync: distributed.EmbeddingRowSync | None = None,
 ) -> list[float]:
     """One pass over shuffled ``examples``; returns the loss of each step.
 
     With ``lengths`` (and ``config.bucket_by_length``), batches hold examples of similar length:
     shuffled windows of 50 batches are sorted by length and cut, and the batches shuffled, so a
     recurrent model steps through far less padding. Under torchrun every rank draws the same
-    batches and trains on its share of each (``model`` is then the DistributedDataParallel wrapper)."""
+    batches and trains on its share of each (``model`` is then the DistributedDataParallel wrapper,
+    and ``row_sync`` averages the embedding tables it leaves out)."""
     model.train()
     rank, size = distributed.world()
     order = torch.randperm(len(examples), generator=generator).tolist()
@@ -97,9 +99,12 @@ def train_one_epoch(
         with autocast:
             logits = model(**inputs)
         loss = nn.functional.cross_entropy(logits.float(), targets[batch].to(device), weight=class_weights)
-        total = loss + config.l2 * l2_penalty(model) if config.l2 else loss
+        skip = row_sync.parameters if row_sync else frozenset()
+        total = loss + config.l2 * l2_penalty(model, skip) if config.l2 else loss
         optimizer.zero_grad(set_to_none=True)
         total.backward()
+        if row_sync:
+            row_sync.sync(config.l2)
         if config.grad_clip:
             nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
         optimizer.step()
@@ -170,6 +175,9 @@ def fit(
         return _history(saved.info["history"])
     model.to(device)
     class_weights = _class_weights(targets, len(classes)).to(device) if config.class_weights == "balanced" else None
+    row_sync = distributed.EmbeddingRowSync(model) if size > 1 else None
+    if row_sync:
+        nn.parallel.DistributedDataParallel._set_params_and_buffers_to_ignore_for_model(model, row_sync.ignored)
     trained = nn.parallel.DistributedDataParallel(model, find_unused_parameters=getattr(model, "skips_parameters", False)) if size > 1 else model
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=config.learning_rate)
     history = History()
@@ -189,7 +197,7 @@ def fit(
             break
         tick = time.perf_counter()
         losses = train_one_epoch(
-            trained, examples, targets, collate, optimizer, config, generator, progress, f"epoch {epoch}", class_weights, lengths, device
+            trained, examples, targets, collate, optimizer, config, generator, progress, f"epoch {epoch}", class_weights, lengths, device, row_sync
         )
         seen += len(examples)
         history.step_losses.extend(losses)
@@ -216,6 +224,8 @@ def fit(
         if slot is not None and distributed.is_main():
             slot.save(_fit_state(model, optimizer, generator, history, epoch, best_score, best_state, stale, stopped))
     history.examples_per_second = seen / max(time.perf_counter() - started, 1e-9)
+    if row_sync:
+        row_sync.close()
     if best_state is not None:
         model.load_state_dict(best_state)
     model.to("cpu")

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import secrets
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cinesense.atomic import atomic_open
 from cinesense.data.schema import DataError
 
 STATE_FILE = "state.json"
@@ -68,22 +67,9 @@ class CrawlState:
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` atomically: a temporary file, flushed to disk, renamed over it.
-
-    The folder is not fsynced: after a power cut the rename may be lost, leaving the previous
-    version, which is as consistent (the outputs are cut back to what it says).
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    """Replace ``path`` with ``data`` atomically (:func:`cinesense.atomic.atomic_open`)."""
+    with atomic_open(path, "wb") as out:
+        out.write(data)
 
 
 def save_state(state: CrawlState, directory: Path) -> None:

@@ -15,6 +15,9 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
+
+from cinesense.atomic import atomic_open
 
 from cinesense.data.schema import Dataset, DataError, Record, Skipped, check_input_file, check_output_file
 
@@ -174,23 +177,31 @@ def write_jsonl(records: Sequence[Record], path: str | Path) -> None:
     """Write records in the shared format (image paths relative to the file's folder where possible).
 
     Raises:
-        DataError: naming ``path`` when it is a folder.
+        DataError: naming ``path`` when it is a folder, or when writing fails (a full disk, a
+            read-only folder): the file is written whole or not at all (:mod:`cinesense.atomic`).
     """
     path = check_output_file(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    base = path.parent.resolve()
-    with open(path, "w", encoding="utf-8") as handle:
-        for r in records:
-            obj: dict = {"id": r.id}
-            if r.text is not None:
-                obj["text"] = r.text
-            if r.images:
-                rel = [_relative(p, base) for p in r.images]
-                obj.update({"image": rel[0]} if len(rel) == 1 else {"images": rel})
-            if r.label is not None:
-                obj["label"] = r.label
-            obj.update(r.meta)
-            handle.write(json.dumps(obj, ensure_ascii=False) + "\n")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_open(path, "w", encoding="utf-8") as handle:
+            _write_records(records, handle, path.parent.resolve())
+    except OSError as error:
+        raise DataError(f"{path}: could not write it ({error.strerror or error}); nothing was written and an earlier "
+                        f"file there is unchanged") from error
+
+
+def _write_records(records: Sequence[Record], handle: Any, base: Path) -> None:
+    for r in records:
+        obj: dict = {"id": r.id}
+        if r.text is not None:
+            obj["text"] = r.text
+        if r.images:
+            rel = [_relative(p, base) for p in r.images]
+            obj.update({"image": rel[0]} if len(rel) == 1 else {"images": rel})
+        if r.label is not None:
+            obj["label"] = r.label
+        obj.update(r.meta)
+        handle.write(json.dumps(obj, ensure_ascii=False) + "\n")
 
 
 def _relative(p: Path, base: Path) -> str:
