@@ -5,6 +5,12 @@ uninterrupted run.
 
     .venv/bin/python bench/kill_anywhere.py --model runs/default/text_model [--points 20] [--lines 20000]
         [--train-config configs/smoke.toml]
+    .venv/bin/python bench/kill_anywhere.py --random-kills 5 --train-config configs/douban.toml [--parallel 2]
+
+``--random-kills N``: ``train`` alone, sent SIGKILL at N seeded random moments of an uninterrupted
+run's duration (anywhere: Word2Vec, an epoch, a checkpoint write), then ``train --resume`` to the
+end; the final model bytes and dev metrics are compared with the uninterrupted run's (1 thread a
+process; ``--parallel`` runs that many at once, one core each).
 
 Prints, per command, the kill points tried, how many runs were really killed before they finished,
 and the duplicates, gaps and differing results found (each should be 0).
@@ -81,16 +87,65 @@ def train(config: str, scratch: Path) -> dict:
     return found
 
 
+def train_killed_at_random(config: str, scratch: Path, kills: int, parallel: int, seed: int = 0) -> dict:
+    base = [*CLI, "train", "--config", config, "--quiet", "--set", "train.threads=1"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    reference = scratch / "random-reference"
+    tick = time.monotonic()
+    subprocess.run([*base, "--out", str(reference)], check=True, capture_output=True, env=env)
+    duration = time.monotonic() - tick
+    expected_model = (reference / "model.safetensors").read_bytes()
+    expected_dev = json.loads((reference / "metrics.json").read_text())["dev"]
+    rng = random.Random(seed)
+    moments = [rng.uniform(0.05, 0.95) * duration for _ in range(kills)]
+    found = {"reference_seconds": round(duration, 1), "kill_seconds": [round(m, 1) for m in moments], "points": 0, "killed": 0,
+             "different_models": 0, "different_dev_metrics": 0}
+    for first in range(0, kills, parallel):
+        group = list(enumerate(moments))[first : first + parallel]
+        started = [(i, moment, subprocess.Popen([*base, "--out", str(scratch / f"random-{i}")], env=env,
+                                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL), time.monotonic())
+                   for i, moment in group]
+        for i, moment, process, begun in started:
+            time.sleep(max(0.0, begun + moment - time.monotonic()))
+            if process.poll() is None:
+                process.kill()
+            found["points"] += 1
+            found["killed"] += process.wait() != 0
+        resumed = [subprocess.Popen([*CLI, "train", "--resume", str(scratch / f"random-{i}"), "--quiet"], env=env,
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for i, _ in group]
+        for (i, _), process in zip(group, resumed):
+            _, errors = process.communicate()
+            if process.returncode != 0:
+                raise SystemExit(f"train --resume random-{i} failed: {errors.decode()[-2000:]}")
+            out = scratch / f"random-{i}"
+            found["different_models"] += (out / "model.safetensors").read_bytes() != expected_model
+            found["different_dev_metrics"] += json.loads((out / "metrics.json").read_text())["dev"] != expected_dev
+            print(f"kill {i} at {moments[i]:.1f}s of {duration:.1f}s: resumed, same model: "
+                  f"{(out / 'model.safetensors').read_bytes() == expected_model}", flush=True)
+    return found
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", required=True, help="a text model for predict-file")
+    parser.add_argument("--model", help="a text model for predict-file (required without --random-kills)")
     parser.add_argument("--points", type=int, default=20, help="kill points a signal for predict-file")
     parser.add_argument("--lines", type=int, default=20_000)
     parser.add_argument("--train-config", default="configs/smoke.toml")
+    parser.add_argument("--random-kills", type=int, default=0, help="train only: SIGKILL at this many random moments")
+    parser.add_argument("--parallel", type=int, default=2, help="with --random-kills: runs at once")
+    parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
+    if not args.random_kills and not args.model:
+        parser.error("--model is required (or --random-kills N)")
     with tempfile.TemporaryDirectory() as scratch:
-        results = {"predict-file": predict_file(args.model, Path(scratch), args.lines, args.points),
-                   "train": train(args.train_config, Path(scratch))}
+        if args.random_kills:
+            results = {"train (random kills)": train_killed_at_random(args.train_config, Path(scratch), args.random_kills, args.parallel)}
+        else:
+            results = {"predict-file": predict_file(args.model, Path(scratch), args.lines, args.points),
+                       "train": train(args.train_config, Path(scratch))}
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(results, indent=2), encoding="utf-8")
     for name, found in results.items():
         print(f"{name:14s} " + ", ".join(f"{key} {value}" for key, value in found.items()))
 

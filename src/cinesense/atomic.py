@@ -1,6 +1,7 @@
 """Files that are either all there or not changed: written to a temporary file beside the target,
 flushed to disk, then renamed over it. A kill, a full disk or a failed write leaves the previous
-version (or nothing) and no temporary file behind."""
+version (or nothing), never a torn file. An error removes the temporary file; SIGKILL leaves it
+(hidden: ``.NAME.XXXX.tmp`` beside NAME), for no process is left to remove it."""
 
 from __future__ import annotations
 

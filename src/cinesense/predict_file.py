@@ -43,6 +43,7 @@ instead of stopping the run.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -360,16 +361,24 @@ def predict_file(
         _write_meta(out, identity)
     start = time.perf_counter()
     written = errors = 0
-    with open(out, "ab") as handle, tqdm(
+    with open(out, "ab", buffering=0) as handle, tqdm(
         total=total, unit="B", unit_scale=True, desc="predict-file", disable=not progress, mininterval=1.0
     ) as bar:
 
         def flush(batch: list[_Line]) -> None:
             nonlocal written, errors
             objects, failed = predict_lines(classifier, batch, skip_invalid, data)
-            handle.write("".join(json.dumps(o, ensure_ascii=False) + "\n" for o in objects).encode("utf-8"))
-            handle.flush()
-            os.fsync(handle.fileno())  # the batch is on disk before the next one starts
+            before = handle.tell()
+            try:
+                pending = memoryview("".join(json.dumps(o, ensure_ascii=False) + "\n" for o in objects).encode("utf-8"))
+                while pending:  # unbuffered: nothing is left to write on close after a failed write
+                    pending = pending[handle.write(pending):]
+                os.fsync(handle.fileno())  # the batch is on disk before the next one starts
+            except OSError as error:  # a full disk, a quota: the earlier batches stay; a rerun continues from them
+                with contextlib.suppress(OSError):  # none of this batch: a rerun then scores it whole, in the same batches
+                    handle.truncate(before)
+                raise DataError(f"{out}: could not write it ({error.strerror or error}) after {written} comments; the lines "
+                                f"written are kept: make room and run the same command again to continue") from error
             written, errors = written + len(batch), errors + failed
             bar.update(batch[-1].end - bar.n)
             bar.set_postfix(comments=written, refresh=False)

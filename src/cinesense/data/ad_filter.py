@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from cinesense.atomic import atomic_open
 from cinesense.hashing import sha256_file
 from cinesense.image.loading import ImageError, load_image
 
@@ -209,7 +210,7 @@ def write_clean_report(result: CleanResult, path: str | Path) -> Path:
         {**_describe(item), "code": reason.split(":", 1)[0], "reason": reason}
         for item, reason in result.dropped
     ]
-    with open(out, "w", encoding="utf-8", newline="") as handle:
+    with atomic_open(out, "w", encoding="utf-8", newline="") as handle:
         if out.suffix.lower() == ".csv":
             writer = csv.DictWriter(handle, fieldnames=["id", "image", "code", "reason"])
             writer.writeheader()

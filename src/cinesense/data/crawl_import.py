@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from cinesense.atomic import atomic_open
 from cinesense.crawl.crawler import COMMENTS_FILE, DANMU_FILE
 from cinesense.data.jsonl import load_jsonl, write_jsonl
 from cinesense.data.schema import DataError, Record
@@ -147,7 +148,7 @@ def write_label_sheet(records: Sequence[Record], path: str | Path) -> Path:
     (``label`` empty unless already known); read it back with ``--labels``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", encoding="utf-8-sig", newline="") as handle:
+    with atomic_open(path, "w", encoding="utf-8-sig", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["id", "text", "images", "predicted_label", "predicted_probability", "label"])
         for r in records:

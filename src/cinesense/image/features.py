@@ -20,8 +20,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -30,7 +28,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from cinesense.image.loading import DEFAULT_MAX_PIXELS, ImageError, load_image
-from cinesense.cache import default_cache_dir
+from cinesense.cache import default_cache_dir, read_entry, write_entry
 from cinesense.image.weights import Preprocessing, preprocess_image
 
 logger = logging.getLogger(__name__)
@@ -135,32 +133,14 @@ class FeatureCache:
     # -- storage ----------------------------------------------------------------------------------
 
     def _read(self, key: str) -> torch.Tensor | None:
-        from safetensors.torch import load_file
-
-        path = self.path_for(key)
-        if not path.is_file():
-            return None
-        try:
-            tensors = load_file(str(path))
-            return tensors[_TENSOR_NAME]
-        except Exception as exc:  # noqa: BLE001 - a corrupt entry is recomputed, never fatal
-            logger.warning("ignoring unreadable feature cache entry %s: %s", path, exc)
-            return None
+        entry = read_entry(self.path_for(key), "feature cache entry")
+        return None if entry is None or _TENSOR_NAME not in entry else entry[_TENSOR_NAME]
 
     def _write(self, key: str, image_sha256: str, features: torch.Tensor) -> None:
-        from safetensors.torch import save_file
-
-        path = self.path_for(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, tmp_name = tempfile.mkstemp(prefix=f".{key}.", suffix=".tmp", dir=path.parent)
-        os.close(handle)
-        tmp = Path(tmp_name)
         try:
-            save_file({_TENSOR_NAME: features.contiguous()}, str(tmp), metadata=self._key_fields(image_sha256))
-            tmp.chmod(0o644)
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
+            write_entry(self.path_for(key), {_TENSOR_NAME: features}, self._key_fields(image_sha256))
+        except OSError as error:  # a full or read-only cache costs speed, never the result
+            logger.warning("could not write feature cache entry %s: %s", self.path_for(key), error)
 
     # -- public API -------------------------------------------------------------------------------
 

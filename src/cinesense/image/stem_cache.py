@@ -30,8 +30,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import tempfile
 import threading
 import weakref
 from collections import OrderedDict
@@ -42,6 +40,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from cinesense.cache import read_entry, write_entry
 from cinesense.hashing import sha256_pixels
 
 logger = logging.getLogger(__name__)
@@ -145,31 +144,18 @@ class StemCache:
         return self.directory / key[:2] / f"{key}.safetensors"
 
     def _read(self, key: str) -> torch.Tensor | None:
-        if self.directory is None or not self._path(key).is_file():
+        if self.directory is None:
             return None
-        from safetensors.torch import load_file
-
-        try:
-            return load_file(str(self._path(key)))[_TENSOR]
-        except Exception as error:  # noqa: BLE001 - a corrupt entry is recomputed, never fatal
-            logger.warning("ignoring unreadable sticker cache entry %s: %s", self._path(key), error)
-            return None
+        entry = read_entry(self._path(key), "sticker cache entry")
+        return None if entry is None or _TENSOR not in entry else entry[_TENSOR]
 
     def _write(self, key: str, tensor: torch.Tensor) -> None:
         if self.directory is None:
             return
-        from safetensors.torch import save_file
-
-        path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(prefix=f".{key}.", suffix=".tmp", dir=path.parent)
-        os.close(handle)
         try:
-            save_file({_TENSOR: tensor.detach().cpu().contiguous()}, temporary)
-            os.chmod(temporary, 0o644)
-            os.replace(temporary, path)
-        finally:
-            Path(temporary).unlink(missing_ok=True)
+            write_entry(self._path(key), {_TENSOR: tensor})
+        except OSError as error:  # a full or read-only cache costs speed, never the result
+            logger.warning("could not write sticker cache entry %s: %s", self._path(key), error)
 
     # -- bookkeeping --------------------------------------------------------------------------------
     def clear(self) -> None:

@@ -16,15 +16,14 @@ import functools
 import hashlib
 import json
 import logging
-import os
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import torch
 
-from cinesense.cache import default_cache_dir
+from cinesense.cache import default_cache_dir, read_entry, write_entry
 from cinesense.hashing import sha256_file
 
 logger = logging.getLogger(__name__)
@@ -126,34 +125,18 @@ class SentenceEncoder:
         return np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.dim)
 
     def _read(self, key: str) -> np.ndarray | None:
-        from safetensors.numpy import load_file
-
         path = self.path_for(key)
-        if not path.is_file():
+        entry = read_entry(path, "encoding cache entry")
+        vector = None if entry is None or _TENSOR not in entry else entry[_TENSOR].numpy()
+        if vector is not None and (vector.shape != (self.dim,) or vector.dtype != np.float32 or not np.isfinite(vector).all()):
+            logger.warning("ignoring encoding cache entry %s: shape %s dtype %s", path, vector.shape, vector.dtype)
             return None
-        try:
-            vector = load_file(str(path))[_TENSOR]
-            if vector.shape != (self.dim,) or vector.dtype != np.float32 or not np.isfinite(vector).all():
-                raise ValueError(f"shape {vector.shape} dtype {vector.dtype}")
-            return vector
-        except Exception as error:  # noqa: BLE001 - a corrupt entry is recomputed, never read
-            logger.warning("ignoring unreadable encoding cache entry %s: %s", path, error)
-            return None
+        return vector
 
     def _write(self, key: str, vector: np.ndarray) -> None:
-        from safetensors.numpy import save_file
-
         path = self.path_for(key)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            handle, tmp = tempfile.mkstemp(prefix=f".{key}.", suffix=".tmp", dir=path.parent)
-            os.close(handle)
-            try:
-                save_file({_TENSOR: np.ascontiguousarray(vector)}, tmp, metadata={"encoder": self.name, "format": str(FORMAT_VERSION)})
-                os.chmod(tmp, 0o644)
-                os.replace(tmp, path)
-            finally:
-                Path(tmp).unlink(missing_ok=True)
+            write_entry(path, {_TENSOR: torch.from_numpy(np.ascontiguousarray(vector))}, {"encoder": self.name, "format": str(FORMAT_VERSION)})
         except OSError as error:  # a full or read-only cache costs speed, never the result
             logger.warning("could not write encoding cache entry %s: %s", path, error)
 
