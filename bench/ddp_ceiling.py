@@ -6,7 +6,7 @@ one process, and what of a step does not shrink with the batch (the optimizer, t
 
 Synthetic token ids (the shapes of configs/douban.toml: a 43k vocabulary of 128-dim vectors, a
 128-unit BiLSTM, reviews of about 40 tokens); the step is forward, loss + L2, backward and Adam, as
-in ``train.train_one_epoch``. Ceiling = step(global) / step(global / N): with DDP each process runs
+in ``train.train_one_epoch``. The ratio step(global) / step(global / N): with DDP each process runs
 a step of global / N, then waits for the all-reduce. Run it on a quiet machine.
 """
 
@@ -68,7 +68,8 @@ def main() -> None:
         print(f"{batch:>6}" + "".join(f"{parts[name]:>{width}.1f}" for name, width in
                                        (("forward", 10), ("l2", 8), ("backward", 10), ("optimizer", 8))) + f"{sum(parts.values()):>8.1f}")
     whole, part = (sum(rows[b].values()) for b in (args.batch, share))
-    print(f"ceiling for {args.nproc} processes (no communication, perfect balance): {whole / part:.2f}x")
+    print(f"step at batch {args.batch} / step at batch {share}: {whole / part:.2f}x (what {args.nproc} processes could gain on "
+          f"these synthetic shapes before communication; real batches, length-bucketed, differ)")
 
 
 if __name__ == "__main__":
