@@ -24,6 +24,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -82,6 +84,21 @@ def wait_until_up(port: int, process: subprocess.Popen, timeout: float = 180.0) 
             pass
         time.sleep(0.2)
     raise SystemExit("the server did not answer /healthz in time")
+
+
+@contextmanager
+def running_server(command: list[str], port: int) -> Iterator[subprocess.Popen]:
+    """``cinesense serve`` started from ``command`` (on ``port``), answering /healthz; stopped after the block."""
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+    try:
+        wait_until_up(port, process)
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()
 
 
 def run_load(port: int, bodies: list[bytes], path: str, clients: int, max_requests: int, max_seconds: float) -> dict:
@@ -156,9 +173,7 @@ def main() -> None:
     port = free_port()
     command = [sys.executable, "-m", "cinesense.cli", "serve", "--model", str(args.model), "--host", HOST, "--port", str(port),
                "--log-level", "warning", "--threads", str(args.threads)]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
-    try:
-        wait_until_up(port, process)
+    with running_server(command, port) as process:
         connection = http.client.HTTPConnection(HOST, port, timeout=10)
         info = json.loads(request(connection, "GET", "/v1/model")[1])
         loaded = memory_kib(process.pid)
@@ -194,12 +209,6 @@ def main() -> None:
               f"{os.cpu_count()} CPU cores shared by client and server")
         if args.json:
             args.json.write_text(json.dumps(results, indent=2), encoding="utf-8")
-    finally:
-        process.terminate()
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 if __name__ == "__main__":

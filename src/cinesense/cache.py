@@ -7,10 +7,12 @@ import hashlib
 import logging
 import os
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from cinesense.atomic import atomic_open
+
+if TYPE_CHECKING:  # torch is imported by the entry functions: data and crawl code reads this module too
+    import torch
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +31,8 @@ CHECKSUM_KEY = "content_sha256"
 
 
 def _checksum(tensors: dict[str, torch.Tensor]) -> str:
+    import torch
+
     digest = hashlib.sha256()
     for name in sorted(tensors):
         tensor = tensors[name].detach().cpu().contiguous()

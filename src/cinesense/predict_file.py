@@ -55,6 +55,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from cinesense.atomic import atomic_open
 from cinesense.data.jsonl import iter_raw_lines, parse_line
 from cinesense.data.schema import DataError, Record, check_input_file, check_output_file
 from cinesense.hashing import sha256_file
@@ -180,10 +181,8 @@ def _unverified_output(out: Path) -> DataError:
 
 
 def _write_meta(out: Path, identity: dict[str, Any]) -> None:
-    meta = meta_path(out)
-    temporary = meta.with_name(meta.name + ".tmp")
-    temporary.write_text(json.dumps(identity, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    os.replace(temporary, meta)
+    with atomic_open(meta_path(out), "w", encoding="utf-8") as handle:
+        handle.write(json.dumps(identity, ensure_ascii=False, indent=2) + "\n")
 
 
 def _check_same_run(out: Path, recorded: dict[str, Any], identity: dict[str, Any], data: Path) -> None:

@@ -182,8 +182,7 @@ def write_jsonl(records: Sequence[Record], path: str | Path) -> None:
     """
     path = check_output_file(path)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_open(path, "w", encoding="utf-8") as handle:
+        with atomic_open(path, "w", encoding="utf-8") as handle:  # creates the folder
             _write_records(records, handle, path.parent.resolve())
     except OSError as error:
         raise DataError(f"{path}: could not write it ({error.strerror or error}); nothing was written and an earlier "
