@@ -9,7 +9,7 @@ uninterrupted run.
 
 ``--random-kills N``: ``train`` alone, sent SIGKILL at N seeded random moments of an uninterrupted
 run's duration (anywhere: Word2Vec, an epoch, a checkpoint write), then ``train --resume`` to the
-end; the final model bytes and dev metrics are compared with the uninterrupted run's (1 thread a
+end (run afresh when the kill came before the first checkpoint, and counted); the final model bytes and dev metrics are compared with the uninterrupted run's (1 thread a
 process; ``--parallel`` runs that many at once, one core each).
 
 Prints, per command, the kill points tried, how many runs were really killed before they finished,
@@ -28,6 +28,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from cinesense.rundir import RESUME_FILE, checkpoint_folder
 
 ROOT = Path(__file__).resolve().parents[1]
 CLI = [sys.executable, "-m", "cinesense"]
@@ -99,7 +101,7 @@ def train_killed_at_random(config: str, scratch: Path, kills: int, parallel: int
     rng = random.Random(seed)
     moments = [rng.uniform(0.05, 0.95) * duration for _ in range(kills)]
     found = {"reference_seconds": round(duration, 1), "kill_seconds": [round(m, 1) for m in moments], "points": 0, "killed": 0,
-             "different_models": 0, "different_dev_metrics": 0}
+             "already_in_place": 0, "restarted_afresh": 0, "different_models": 0, "different_dev_metrics": 0}
     for first in range(0, kills, parallel):
         group = list(enumerate(moments))[first : first + parallel]
         started = [(i, moment, subprocess.Popen([*base, "--out", str(scratch / f"random-{i}")], env=env,
@@ -111,16 +113,29 @@ def train_killed_at_random(config: str, scratch: Path, kills: int, parallel: int
                 process.kill()
             found["points"] += 1
             found["killed"] += process.wait() != 0
-        resumed = [subprocess.Popen([*CLI, "train", "--resume", str(scratch / f"random-{i}"), "--quiet"], env=env,
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for i, _ in group]
-        for (i, _), process in zip(group, resumed):
-            _, errors = process.communicate()
-            if process.returncode != 0:
-                raise SystemExit(f"train --resume random-{i} failed: {errors.decode()[-2000:]}")
+        # No resume record: either the run was already in place (killed while it removed its
+        # checkpoints: nothing to do) or it was killed before it wrote the record (run afresh, as
+        # train's refusal of --resume tells a user to).
+        unresumable = {i for i, _ in group if not (checkpoint_folder(scratch / f"random-{i}") / RESUME_FILE).is_file()}
+        finished = {i for i in unresumable if (scratch / f"random-{i}" / "model.safetensors").is_file()}
+        fresh = unresumable - finished
+        found["already_in_place"] += len(finished)
+        found["restarted_afresh"] += len(fresh)
+
+        def finish(i: int) -> subprocess.Popen | None:
+            if i in finished:
+                return None
+            command = [*base, "--out", str(scratch / f"random-{i}")] if i in fresh else [*CLI, "train", "--resume", str(scratch / f"random-{i}"), "--quiet"]
+            return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+        for i, process in [(i, finish(i)) for i, _ in group]:
+            errors = process.communicate()[1] if process is not None else b""
+            if process is not None and process.returncode != 0:
+                raise SystemExit(f"train random-{i} after the kill failed: {errors.decode()[-2000:]}")
             out = scratch / f"random-{i}"
             found["different_models"] += (out / "model.safetensors").read_bytes() != expected_model
             found["different_dev_metrics"] += json.loads((out / "metrics.json").read_text())["dev"] != expected_dev
-            print(f"kill {i} at {moments[i]:.1f}s of {duration:.1f}s: resumed, same model: "
+            print(f"kill {i} at {moments[i]:.1f}s of {duration:.1f}s: {'in place' if i in finished else 'rerun afresh' if i in fresh else 'resumed'}, same model: "
                   f"{(out / 'model.safetensors').read_bytes() == expected_model}", flush=True)
     return found
 

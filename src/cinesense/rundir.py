@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from cinesense.atomic import atomic_open
 from cinesense.config import ExperimentConfig
 
 
@@ -155,10 +156,8 @@ def checkpoint_folder(target: str | Path) -> Path:
 def save_resume_info(target: str | Path, info: dict[str, Any]) -> Path:
     """Record what ``--resume`` needs to run the same command again (configs as JSON)."""
     folder = checkpoint_folder(target)
-    folder.mkdir(parents=True, exist_ok=True)
-    partial = folder / (RESUME_FILE + ".partial")
-    partial.write_text(json.dumps(info, ensure_ascii=False, indent=2), encoding="utf-8")
-    os.replace(partial, folder / RESUME_FILE)
+    with atomic_open(folder / RESUME_FILE, "w", encoding="utf-8") as handle:
+        handle.write(json.dumps(info, ensure_ascii=False, indent=2))
     return folder
 
 
