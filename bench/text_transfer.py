@@ -46,6 +46,10 @@ SYSTEMS = {
     "Att-BiLSTM + lexicon + FastText": ["text_model.lexicon=true", "word2vec.kind=\"fasttext\""],
     "E5 probe": ["modality=\"encoder\""],
     "Att-BiLSTM + E5": ["modality=\"encoder\"", "text_encoder.combine=\"bilstm\""],
+    # the fast path: an Att-BiLSTM taught by the E5 probe on its training texts + 2,000 unlabelled
+    # extra-corpus texts (configs/douban.toml: ChineseNlpCorpus reviews; the default corpus has none)
+    "Att-BiLSTM distilled from E5 probe": ["modality=\"distilled\"", "distill.unlabelled=2000"],
+    "Att-BiLSTM distilled from Att-BiLSTM + E5": ["modality=\"distilled\"", "distill.teacher=\"bilstm\"", "distill.unlabelled=2000"],
 }
 ENSEMBLE = ("E5 probe", "TF-IDF + LR")  # averaged probabilities, a row of its own
 

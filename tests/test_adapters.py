@@ -11,6 +11,7 @@ from cinesense.classifier import ADAPTERS, MODALITIES, adapter_for
 from cinesense.fusion.branch import FusedBranch
 from cinesense.image.branch import ImageBranch
 from cinesense.text.branch import TextBranch
+from cinesense.text.distilled_branch import DistilledBranch
 from cinesense.text.encoder_branch import EncoderBranch
 
 
@@ -21,12 +22,12 @@ def refused(adapter, text, image, **options) -> InputError:
 
 
 def test_the_registry_is_the_config_s_list_of_kinds():
-    assert MODALITIES == config.MODALITIES == ("text", "image", "fused", "encoder")
-    assert [adapter_for(kind) for kind in MODALITIES] == [TextBranch, ImageBranch, FusedBranch, EncoderBranch]
+    assert MODALITIES == config.MODALITIES == ("text", "image", "fused", "encoder", "distilled")
+    assert [adapter_for(kind) for kind in MODALITIES] == [TextBranch, ImageBranch, FusedBranch, EncoderBranch, DistilledBranch]
     assert all(ADAPTERS[kind].kind == kind for kind in MODALITIES)
 
 
-@pytest.mark.parametrize("adapter", [TextBranch, ImageBranch, FusedBranch, EncoderBranch])
+@pytest.mark.parametrize("adapter", [TextBranch, ImageBranch, FusedBranch, EncoderBranch, DistilledBranch])
 def test_every_adapter_refuses_an_empty_or_non_string_text(adapter):
     error = refused(adapter, "  ", "x.png", where="items[2].")
     assert error.field == "items[2].text" and "is empty: give a text, or no text (None)" in str(error)

@@ -212,7 +212,7 @@ def test_out_of_range_values_are_rejected_naming_file_and_key(tmp_path, text, sa
         ('[data]\nemoji_subset = "hearts"\n', "data.emoji_subset must be one of 'all', 'faces', got 'hearts'"),
         ('[data.multimodal]\nstickers = "some"\n', "data.multimodal.stickers must be one of 'faces', 'all', got 'some'"),
         ('[[data.extra_corpora]]\npath = "x.txt"\nformat = "txt"\n', "data.extra_corpora[0].format must be one of 'csv', 'jsonl', 'lines', got 'txt'"),
-        ('modality = "audio"\n', "modality must be one of 'text', 'image', 'fused', 'encoder', got 'audio'"),
+        ('modality = "audio"\n', "modality must be one of 'text', 'image', 'fused', 'encoder', 'distilled', got 'audio'"),
         ('[fusion]\nmethod = "early"\n', "fusion.method must be one of 'late', 'feature', 'gated', got 'early'"),
         ('[fusion]\nimage_pretrain = "imagenet"\n', "fusion.image_pretrain must be one of 'records', 'emoji', got 'imagenet'"),
         ('[fusion]\nlate_fit = "test"\n', "fusion.late_fit must be one of 'dev', 'train', got 'test'"),

@@ -2,7 +2,8 @@
 
 The kinds of model are in :data:`cinesense.classifier.ADAPTERS`: "text" (:class:`~cinesense.text.branch.TextBranch`),
 "image" (:class:`~cinesense.image.branch.ImageBranch`), "fused" (:class:`~cinesense.fusion.branch.FusedBranch`)
-and "encoder" (:class:`~cinesense.text.encoder_branch.EncoderBranch`).
+"encoder" (:class:`~cinesense.text.encoder_branch.EncoderBranch`) and "distilled"
+(:class:`~cinesense.text.distilled_branch.DistilledBranch`).
 An adapter owns everything that differs by kind: building and training its model, encoding
 labelled records, model inputs of requests, the input check below, collate, the extras of an
 explanation and its sections of the model bundle. ``Classifier`` holds one and delegates to it; the
@@ -77,7 +78,7 @@ class Adapter:
     reads_image: ClassVar[bool] = False
     images_per_comment: ClassVar[int | None] = None  # None: any number (a model that reads images)
     manifest_fields: ClassVar[tuple[str, ...]] = ()  # the bundle's manifest must have these
-    branch_kinds: ClassVar[tuple[str, ...]] = ()  # kinds trained alone first and built upon (fused)
+    branch_kinds: ClassVar[tuple[str, ...]] = ()  # kinds trained alone first and built upon (fused, distilled)
     collate: Any
 
     # ---------------------------------------------------------------- the input rule

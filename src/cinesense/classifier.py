@@ -9,7 +9,8 @@ The config's ``modality`` picks the kind of model, and with it the adapter (``AD
 "image" (ImageNet VGG16 + spatial attention, trained on cached conv features), "fused" (both
 branches and a fusion, see :mod:`cinesense.fusion`; a comment may have text, images, or both) or
 "encoder" (a pretrained sentence encoder, frozen, alone or beside the Att-BiLSTM, see
-:mod:`cinesense.text.encoder_branch`).
+:mod:`cinesense.text.encoder_branch`) or "distilled" (an Att-BiLSTM taught by an encoder model, see
+:mod:`cinesense.text.distilled_branch`).
 """
 
 from __future__ import annotations
@@ -34,10 +35,13 @@ from cinesense.fusion.branch import FusedBranch
 from cinesense.image.branch import ImageBranch
 from cinesense.progress import say
 from cinesense.text.branch import TextBranch
+from cinesense.text.distilled_branch import DistilledBranch
 from cinesense.text.encoder_branch import EncoderBranch
 from cinesense.train import History, predict_logits
 
-ADAPTERS: dict[str, type[Adapter]] = {"text": TextBranch, "image": ImageBranch, "fused": FusedBranch, "encoder": EncoderBranch}  # the one switch on the kind
+ADAPTERS: dict[str, type[Adapter]] = {  # the one switch on the kind
+    "text": TextBranch, "image": ImageBranch, "fused": FusedBranch, "encoder": EncoderBranch, "distilled": DistilledBranch,
+}
 MODALITIES = tuple(ADAPTERS)
 assert MODALITIES == CONFIG_MODALITIES, "config.MODALITIES must list the kinds of ADAPTERS"
 __all__ = ["ADAPTERS", "MODALITIES", "Classifier", "Explanation", "InputError", "adapter_for", "fit_branch"]

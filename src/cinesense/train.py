@@ -150,6 +150,8 @@ def fit(
 
     Args:
         train, dev: (examples, class indices). Without dev every epoch runs and the last is kept.
+            Train's targets may instead be an (n, C) array of class probabilities (soft targets,
+            as a distilled model learns from its teacher: cross-entropy against them).
         lengths: length of each training example, for ``config.bucket_by_length``.
 
     Inside :func:`cinesense.checkpoint.checkpointing` the state is saved after every epoch and a
@@ -167,14 +169,16 @@ def fit(
     if size > 1:
         torch.manual_seed(seed + rank)  # dropout differs by rank; the batch order (generator) does not
     examples, labels = train
-    targets = torch.as_tensor(list(labels), dtype=torch.long)
+    soft = isinstance(labels, (np.ndarray, torch.Tensor)) and labels.ndim == 2
+    targets = torch.as_tensor(labels, dtype=torch.float32) if soft else torch.as_tensor(list(labels), dtype=torch.long)
     slot = checkpoint.slot_for(model, config, seed, len(examples))
     saved = slot.load() if slot else None
     if saved is not None and saved.info["finished"]:
         model.load_state_dict(saved.group("model"))
         return _history(saved.info["history"])
     model.to(device)
-    class_weights = _class_weights(targets, len(classes)).to(device) if config.class_weights == "balanced" else None
+    hard = targets.argmax(dim=-1) if soft else targets
+    class_weights = _class_weights(hard, len(classes)).to(device) if config.class_weights == "balanced" else None
     row_sync = distributed.EmbeddingRowSync(model) if size > 1 else None
     if row_sync:
         nn.parallel.DistributedDataParallel._set_params_and_buffers_to_ignore_for_model(model, row_sync.ignored)

@@ -61,7 +61,7 @@ def pretrained_branches(config: ExperimentConfig, progress: bool = True) -> dict
     return {"image": Classifier(image_config).fit(train.records, dev.records, progress=progress)}
 
 
-MODEL_NAMES = {"text": "Att-BiLSTM", "image": "Att-VGG16", "fused": "fused", "encoder": "E5 model"}  # loss-figure names
+MODEL_NAMES = {"text": "Att-BiLSTM", "image": "Att-VGG16", "fused": "fused", "encoder": "E5 model", "distilled": "distilled Att-BiLSTM"}  # loss-figure names
 
 
 @dataclass
@@ -92,10 +92,8 @@ def train_run(config: ExperimentConfig, out: str | Path, argv: list[str] | None 
     write_json(out / "history.json", classifier.history_.to_dict())
     write_json(out / "metrics.json", metrics)
     write_json(out / "data.json", splits.summary())
-    histories = {MODEL_NAMES[classifier.modality_]: classifier.history_}
-    if classifier.modality_ == "fused":
-        histories = {f"{name} branch": branch.history_ for name, branch in classifier.branches_.items()}
-        histories[f"{config.fusion.method} fusion"] = classifier.history_
+    histories = {f"{name} branch": branch.history_ for name, branch in getattr(classifier, "branches_", {}).items()}
+    histories[f"{config.fusion.method} fusion" if classifier.modality_ == "fused" else MODEL_NAMES[classifier.modality_]] = classifier.history_
     plot_training_loss(histories, out / "loss.png")
     if classifier.modality_ != "image" and classifier.text_.vectors is not None:
         save_vectors(classifier.text_.vectors, out / "word2vec.bin")
