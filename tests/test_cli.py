@@ -130,11 +130,12 @@ def test_reproduce_adds_encoder_rows_scores_transfer_files_and_registers_the_pro
     root, config = tiny
     _write(root / "other.jsonl", 12, 4)
     out = tmp_path / "run"
-    sets = ["--set", f'data.transfer=["{root / "other.jsonl"}"]', "--set", 'text_encoder.compare=["probe"]',
+    sets = ["--set", f'data.transfer=["{root / "other.jsonl"}"]', "--set", 'text_encoder.compare=["probe", "distilled"]',
             "--set", "text_encoder.epochs=5", "--set", 'product="encoder_probe"', "--set", "train.epochs=2"]
     assert main(["reproduce", "--config", str(config), "--out", str(out), "--quiet", *sets]) == 0
     results = json.loads((out / "results.json").read_text())
-    assert {"Att-BiLSTM", "E5 probe", "TF-IDF + LR"} <= set(results)
+    assert {"Att-BiLSTM", "E5 probe", "Att-BiLSTM distilled from E5", "TF-IDF + LR"} <= set(results)
+    assert Classifier.load(out / "encoder_distilled").modality_ == "distilled"
     assert all(r["comments_per_second"] > 0 for r in results.values())
     transfer = json.loads((out / "transfer.json").read_text())[str(root / "other.jsonl")]
     assert set(transfer) == set(results) and transfer["E5 probe"]["metrics"]["n"] == 12

@@ -54,7 +54,15 @@ class Interrupted(BaseException):
     pass
 
 
-def run(root: Path, resume: bool, stop_at: tuple[str, int] | None = None, monkeypatch=None):
+def soft_data(n: int, seed: int):
+    """``data`` with soft targets (a distilled model's: label mixed with a teacher's probabilities)."""
+    examples, labels = data(n, seed)
+    teacher = torch.rand(n, generator=torch.Generator().manual_seed(seed + 100))
+    targets = 0.5 * torch.nn.functional.one_hot(torch.tensor(labels), 2).float() + 0.5 * torch.stack([1 - teacher, teacher], dim=1)
+    return examples, targets.numpy()
+
+
+def run(root: Path, resume: bool, stop_at: tuple[str, int] | None = None, monkeypatch=None, soft: bool = False):
     if stop_at is not None:
         calls = {"written": 0, "saved": 0}
 
@@ -67,23 +75,24 @@ def run(root: Path, resume: bool, stop_at: tuple[str, int] | None = None, monkey
     model = new_model()
     try:
         with checkpoint.checkpointing(root, resume=resume):
-            history = fit(model, data(64, 0), data(32, 1), collate, CLASSES, CONFIG, seed=3, progress=False)
+            history = fit(model, (soft_data if soft else data)(64, 0), data(32, 1), collate, CLASSES, CONFIG, seed=3, progress=False)
     finally:
         if monkeypatch is not None:
             monkeypatch.undo()
     return model, history
 
 
-def test_resumed_at_every_checkpoint_boundary_gives_the_uninterrupted_model(tmp_path, monkeypatch):
-    reference, history = run(tmp_path / "reference", resume=False)
+@pytest.mark.parametrize("soft", [False, True], ids=["class-indices", "soft-targets"])
+def test_resumed_at_every_checkpoint_boundary_gives_the_uninterrupted_model(tmp_path, monkeypatch, soft):
+    reference, history = run(tmp_path / "reference", resume=False, soft=soft)
     saves = len(history.epochs) + 1  # one a epoch, one when finished
     assert saves >= 3
     for where in ("written", "saved"):
         for index in range(1, saves + 1):
             root = tmp_path / f"{where}-{index}"
             with pytest.raises(Interrupted):
-                run(root, resume=False, stop_at=(where, index), monkeypatch=monkeypatch)
-            model, resumed = run(root, resume=True)
+                run(root, resume=False, stop_at=(where, index), monkeypatch=monkeypatch, soft=soft)
+            model, resumed = run(root, resume=True, soft=soft)
             for name, tensor in reference.state_dict().items():
                 assert torch.equal(model.state_dict()[name], tensor), f"{where}:{index} {name}"
             assert [e.dev_metrics for e in resumed.epochs] == [e.dev_metrics for e in history.epochs]

