@@ -28,8 +28,11 @@ def rate(model: str, data: Path, out: Path, threads: int) -> float:
     out.unlink(missing_ok=True)
     Path(str(out) + ".meta.json").unlink(missing_ok=True)
     command = [sys.executable, "-m", "cinesense", "predict-file", "--model", model, "--data", str(data), "--out", str(out),
-               "--quiet", "--threads", str(threads)]
-    printed = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+               "--quiet", "--threads", str(threads), "--skip-invalid"]  # a real review can hold no word the model reads: an error row
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"predict-file failed ({done.returncode}): {done.stderr.strip()[-2000:]}")
+    printed = done.stdout
     return float(re.search(r"\((\d+)/s\)", printed).group(1))
 
 
