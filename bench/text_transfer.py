@@ -74,11 +74,7 @@ def score(proba: np.ndarray, classes: list[str], records: list, seconds: float) 
 def run(train: str, seeds: int, systems: list[str]) -> dict:
     base = load_config(TRAIN[train])
     splits = load_splits(base.data)
-    loaded: dict[str, list[str]] = {}  # a system's own extra corpora (unlabelled text), read once
-
-    def extra_texts(corpora: list) -> list[str]:
-        key = json.dumps([dataclasses.asdict(c) for c in corpora])
-        return loaded[key] if key in loaded else loaded.setdefault(key, load_extra_texts(corpora))
+    extra_texts: dict[tuple, list[str]] = {}  # each system's own extra corpora (unlabelled text), read once
     sets = eval_sets(train)
     train_records, dev_records = splits.train.records, splits.dev.records
     results: dict[str, dict] = {}
@@ -94,7 +90,10 @@ def run(train: str, seeds: int, systems: list[str]) -> dict:
         for seed in range(seeds):
             config = load_config(TRAIN[train], [f"seed={seed}", *SYSTEMS[name]])
             tick = time.perf_counter()
-            extra = extra_texts(config.data.extra_corpora)
+            corpora = tuple(map(dataclasses.astuple, config.data.extra_corpora))
+            if corpora not in extra_texts:
+                extra_texts[corpora] = load_extra_texts(config.data.extra_corpora)
+            extra = extra_texts[corpora]
             clf = Classifier(config).fit(train_records, dev_records, extra_texts=extra, progress=False)
             trained = time.perf_counter() - tick
             encoder = getattr(clf.adapter, "encoder", None)

@@ -39,7 +39,7 @@ def evaluate(
     if invalid not in ("score", "error", "skip"):
         raise ValueError(f"invalid must be 'score', 'error' or 'skip', got {invalid!r}")
     classes, modality = list(classifier.classes_), classifier.modality_
-    reads_text_only = classifier.adapter.reads_text and not classifier.adapter.reads_image
+    reads_text, reads_image = classifier.adapter.reads_text, classifier.adapter.reads_image
     skipped: dict[str, int] = {}
 
     def problem(record: Record) -> tuple[str, str] | None:
@@ -47,9 +47,9 @@ def evaluate(
             return "missing label", "missing field 'label'"
         if record.label not in classes:
             return "unknown label", f"unknown label {record.label!r} (expected one of {', '.join(classes)})"
-        if reads_text_only and not record.text:
+        if reads_text and not reads_image and not record.text:
             return "no text (text model)", f"no text: this is a {modality} model, it reads text only"
-        if modality == "image" and not record.images:
+        if reads_image and not reads_text and not record.images:
             return "no image (image model)", "no image: this is an image model"
         if not record.text and not record.images:
             return "no text and no image", "no text and no image"
