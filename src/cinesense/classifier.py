@@ -95,9 +95,9 @@ class Classifier:
             _check_labels(records, self.classes_, split)
         self.skipped_: list[tuple[str, str]] = []
         branches = dict(branches or {})
-        if kind.branch_kinds:
+        if kind.branches_for(cfg):
             dev = list(dev or [])
-            for name in kind.branch_kinds:
+            for name in kind.branches_for(cfg):
                 if name not in branches:
                     say(progress, f"{cfg.modality} model: training the {name} branch")
                     branches[name] = fit_branch(cfg, name, train, dev, extra_texts=extra_texts, word_vectors=word_vectors, progress=progress)

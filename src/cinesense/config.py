@@ -325,13 +325,17 @@ class FusionConfig:
     dropout: float = 0.5
     compare: list[str] = field(default_factory=lambda: ["late", "feature", "gated"])  # what `reproduce` trains and compares
     image_pretrain: str = "records"  # image branch trained on "records" (each image, its comment's label) or "emoji" (the sticker corpus)
+    # the text branch: "text" (the Att-BiLSTM over Word2Vec, the paper's) | "encoder" (E5: the "encoder" kind, [text_encoder] combine)
+    text_branch: str = "text"
 
     def __post_init__(self) -> None:
         _check(self, at_least={"epochs": 0, "late_epochs": 1, "hidden_dim": 1}, positive=("late_learning_rate",),
                below_one=("dropout",), choices={
                    "method": FUSION_METHODS, "late_fit": ("dev", "train"), "text_init": ("branch", "word2vec"),
-                   "image_pretrain": ("records", "emoji"),
+                   "image_pretrain": ("records", "emoji"), "text_branch": ("text", "encoder"),
                })
+        if self.text_branch == "encoder" and self.text_init == "word2vec":
+            raise _Invalid(self, "text_init", "must be 'branch' with text_branch = 'encoder' (a fused model starts from the trained E5 model)")
         if not isinstance(self.compare, list) or not self.compare:
             raise _Invalid(self, "compare", f"must list at least one fusion method of {_shown(FUSION_METHODS)}, got {self.compare!r}")
         for i, method in enumerate(self.compare):

@@ -26,7 +26,9 @@
   resume (the single-process engine has one).
 
 Memory is bounded by Ray Data's streaming execution (a few blocks in flight per operator), not by
-the file. Laptop: Ray is started in the process (``ray.init()``, ``num_cpus`` to cap it); cluster:
+the file, and by the read tasks' concurrency (``read_concurrency``, default 2): a read task needs no
+CPU, so without a cap Ray starts a worker process for every read task it can schedule (54 workers
+for a 1M-comment file on 2 CPUs, each holding its block). Laptop: Ray is started in the process (``ray.init()``, ``num_cpus`` to cap it); cluster:
 ``address="auto"`` (or ``ray://...``), unchanged otherwise: the input (and image paths) must then be
 readable at the same path on every node, and the output is written where the driver runs.
 """
@@ -50,6 +52,7 @@ __all__ = ["NumberedLines", "predict_file_ray"]
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
 DEFAULT_CHUNK_BYTES = 4 << 20
+DEFAULT_READ_CONCURRENCY = 2
 
 
 def _is_parquet(path: Path) -> bool:
@@ -196,6 +199,7 @@ def predict_file_ray(
     sticker_cache_bytes: int = 256 << 20,
     sticker_cache_dir: str | Path | None = None,
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    read_concurrency: int = DEFAULT_READ_CONCURRENCY,
     ray_init: dict[str, Any] | None = None,
 ) -> PredictFileResult:
     """Predict every comment of ``data`` (JSONL or ``.parquet``) into ``out`` (JSONL, or Parquet
@@ -214,12 +218,15 @@ def predict_file_ray(
         sticker_cache_bytes, sticker_cache_dir: each actor's sticker cache (memory bound; a disk
             folder shared by the actors), for an image or fused model; 0 and None: no cache.
         chunk_bytes: bytes of JSONL per read task.
+        read_concurrency: read tasks running at once (each a worker process holding its block).
         ray_init: more keyword arguments of ``ray.init`` (e.g. ``num_cpus``, ``include_dashboard``).
     """
     import ray
 
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    if read_concurrency < 1:
+        raise ValueError(f"read_concurrency must be at least 1, got {read_concurrency}")
     data, out = check_input_file(data), check_output_file(out)
     if not data.is_file():
         raise DataError(f"{data}: not a regular file")
@@ -237,7 +244,7 @@ def predict_file_ray(
         ray.init(address=address, **{"include_dashboard": False, "logging_level": "warning", **(ray_init or {})})
     try:
         return _run(ray, model_dir, classes, data, out, partial, batch_size, skip_invalid, progress, num_actors, num_cpus, num_gpus,
-                    sticker_cache_bytes, sticker_cache_dir, chunk_bytes)
+                    sticker_cache_bytes, sticker_cache_dir, chunk_bytes, read_concurrency)
     finally:
         partial.unlink(missing_ok=True)
         if started:
@@ -245,7 +252,8 @@ def predict_file_ray(
 
 
 def _run(ray: Any, model_dir: Any, classes: list[str], data: Path, out: Path, partial: Path, batch_size: int, skip_invalid: bool, progress: bool,
-         num_actors: int | None, num_cpus: float, num_gpus: float, cache_bytes: int, cache_dir: Any, chunk_bytes: int) -> PredictFileResult:
+         num_actors: int | None, num_cpus: float, num_gpus: float, cache_bytes: int, cache_dir: Any, chunk_bytes: int,
+         read_concurrency: int) -> PredictFileResult:
     from ray.data import DataContext
 
     context = DataContext.get_current()
@@ -256,7 +264,8 @@ def _run(ray: Any, model_dir: Any, classes: list[str], data: Path, out: Path, pa
         num_actors = int(resources.get("GPU", 0) // num_gpus) if num_gpus else int(resources.get("CPU", 1) // max(num_cpus, 1e-9))
     num_actors = max(1, num_actors)
     start = time.perf_counter()
-    dataset = ray.data.read_datasource(NumberedLines(data, chunk_bytes), num_cpus=0)  # reads are light: they never wait for a CPU the actors hold
+    # reads are light: they never wait for a CPU the actors hold, and at most read_concurrency run at once
+    dataset = ray.data.read_datasource(NumberedLines(data, chunk_bytes), num_cpus=0, concurrency=read_concurrency)
     scored = dataset.map_batches(
         Scorer, batch_size=batch_size, batch_format="numpy", concurrency=num_actors, num_cpus=num_cpus, num_gpus=num_gpus,
         fn_constructor_args=(str(Path(model_dir).resolve()), str(data)),

@@ -60,6 +60,7 @@ def add_commands(commands: Any) -> None:
     predict_file.add_argument("--actors", type=int, help="ray engine: actors in the pool (default: CPUs / --actor-cpus)")
     predict_file.add_argument("--actor-cpus", type=float, default=1, help="ray engine: CPUs (torch threads) of one actor")
     predict_file.add_argument("--actor-gpus", type=float, default=0, help="ray engine: GPUs of one actor (> 0: the model runs there)")
+    predict_file.add_argument("--read-tasks", type=int, default=2, help="ray engine: read tasks running at once (default 2; each a worker process)")
 
     serve = _command(commands, "serve", "the HTTP service and web page (FastAPI + uvicorn)")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
@@ -155,7 +156,7 @@ def run_predict_file(args: argparse.Namespace) -> int:
 
             result = predict_file_ray(args.model, args.data, args.out, batch_size=args.batch_size, skip_invalid=args.skip_invalid,
                                       progress=not args.quiet, address=args.ray_address, num_actors=args.actors,
-                                      num_cpus=args.actor_cpus, num_gpus=args.actor_gpus,
+                                      num_cpus=args.actor_cpus, num_gpus=args.actor_gpus, read_concurrency=args.read_tasks,
                                       sticker_cache_bytes=args.sticker_cache_mb << 20, sticker_cache_dir=args.sticker_cache_dir)
         else:
             from cinesense.image.stem_cache import attach_sticker_cache

@@ -1,4 +1,5 @@
-"""BiLSTM-VGG16: the text branch (Att-BiLSTM) and the image branch (Att-VGG16) fused.
+"""BiLSTM-VGG16: the text branch (Att-BiLSTM, or an E5 model of the "encoder" kind) and the image
+branch (Att-VGG16) fused.
 
 One comment = text (possibly missing) + zero or more images. Each image goes through the image
 branch on its own; a comment's images are pooled (mean of their attended vectors, or of their class
@@ -16,6 +17,7 @@ probabilities for late fusion). Three fusions, all returning logits:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -24,9 +26,10 @@ from torch import nn
 
 from cinesense.config import FusionConfig
 from cinesense.image.model import AttVGG16
-from cinesense.text.model import AttBiLSTM, collate_token_ids
+from cinesense.text.model import collate_token_ids
 
 METHODS = ("late", "feature", "gated")
+TEXT_KINDS = ("text", "encoder")  # the text branch: the Att-BiLSTM, or an E5 model (text.encoder_model.SentenceModel)
 
 
 @dataclass
@@ -38,14 +41,18 @@ class FusionModelConfig:
     num_classes: int = 2
     hidden_dim: int = FusionConfig.hidden_dim
     dropout: float = FusionConfig.dropout
+    text_kind: str = "text"  # the text branch's kind (FusionConfig.text_branch)
 
     @classmethod
     def from_config(cls, section: FusionConfig, *, num_classes: int) -> "FusionModelConfig":
-        return cls(method=section.method, num_classes=num_classes, hidden_dim=section.hidden_dim, dropout=section.dropout)
+        return cls(method=section.method, num_classes=num_classes, hidden_dim=section.hidden_dim, dropout=section.dropout,
+                   text_kind=section.text_branch)
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
             raise ValueError(f"fusion method must be one of {', '.join(METHODS)}, got {self.method!r}")
+        if self.text_kind not in TEXT_KINDS:
+            raise ValueError(f"fusion text_kind must be one of {', '.join(TEXT_KINDS)}, got {self.text_kind!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -77,11 +84,16 @@ class LateFusion(nn.Module):
 
 
 class FusedModel(nn.Module):
-    """Text branch + image branch + one fusion; ``forward`` returns logits (B, C)."""
+    """Text branch + image branch + one fusion; ``forward`` returns logits (B, C).
+
+    The text branch is any module with ``forward_features(**text_inputs) -> (features (B, Dt), token
+    weights (B, T) or None)``, ``forward_head(features) -> logits`` and ``feature_dim``: the
+    Att-BiLSTM (inputs ``token_ids``, ``lengths``) or an E5 model (``sentence`` [+ ``token_ids``,
+    ``lengths``])."""
 
     skips_parameters = True  # a batch without images (or texts) leaves a branch unused: DDP must look for that
 
-    def __init__(self, text: AttBiLSTM, image: AttVGG16, config: FusionModelConfig) -> None:
+    def __init__(self, text: nn.Module, image: AttVGG16, config: FusionModelConfig) -> None:
         super().__init__()
         self.config = config
         self.text = text
@@ -107,34 +119,40 @@ class FusedModel(nn.Module):
 
     def encode(
         self,
-        token_ids: torch.Tensor,
-        lengths: torch.Tensor,
-        stem_output: torch.Tensor | None,
-        image_owner: torch.Tensor,
+        stem_output: torch.Tensor | None = None,
+        image_owner: torch.Tensor | None = None,
+        has_text: torch.Tensor | None = None,
+        **text_inputs: torch.Tensor,
     ) -> dict[str, torch.Tensor]:
         """Both branches on a batch.
 
         Args:
-            token_ids (B, T), lengths (B,): the texts (length 0 = no text).
             stem_output (M, 512, h, w) or None: every image of the batch; image_owner (M,) the row
                 each belongs to.
+            has_text (B,) bool: which rows have a text; None: those whose ``lengths`` (B,) > 0.
+            text_inputs: the text branch's inputs, e.g. ``token_ids`` (B, T) and ``lengths`` (B,)
+                (length 0 = no text); see :func:`collate_comments`.
 
         Returns: ``text`` (B, Dt) and ``image`` (B, Di) features (image: mean over the row's images,
         0 without one), ``p_text``/``p_image`` (B, C) branch probabilities, ``has_text``/``has_image``
-        (B,) bool, ``token_weights`` (B, T) and ``image_attention`` (M, h, w).
+        (B,) bool, ``token_weights`` (B, T) (None for a text branch without word attention) and
+        ``image_attention`` (M, h, w).
         """
-        batch = token_ids.shape[0]
-        has_text = lengths > 0
-        text_features, token_weights = self.text.forward_features(token_ids, lengths)  # (B, Dt), (B, T)
+        if has_text is None:
+            has_text = text_inputs["lengths"] > 0
+        if image_owner is None:
+            image_owner = torch.zeros(0, dtype=torch.long)
+        text_features, token_weights = self.text.forward_features(**text_inputs)  # (B, Dt), (B, T) or None
+        batch = text_features.shape[0]
         p_text = torch.softmax(self.text.forward_head(text_features), dim=-1)  # (B, C)
-        counts = torch.zeros(batch, dtype=torch.float32)
+        counts = text_features.new_zeros(batch)
         image_features = text_features.new_zeros(batch, self.image.feature_dim)  # (B, Di)
         p_image = torch.zeros_like(p_text)  # (B, C)
         attention = text_features.new_zeros(0, 1, 1)
         if stem_output is not None and stem_output.shape[0]:
             features, attention = self.image.forward_features(stem_output)  # (M, Di), (M, h, w)
             probabilities = torch.softmax(self.image.forward_head(features), dim=-1)  # (M, C)
-            counts = counts.index_add(0, image_owner, torch.ones(len(image_owner)))  # (B,)
+            counts = counts.index_add(0, image_owner, counts.new_ones(len(image_owner)))  # (B,)
             denominator = counts.clamp(min=1)[:, None]
             image_features = image_features.index_add(0, image_owner, features) / denominator
             p_image = p_image.index_add(0, image_owner, probabilities) / denominator
@@ -170,24 +188,32 @@ class FusedModel(nn.Module):
 
     def forward(
         self,
-        token_ids: torch.Tensor,
-        lengths: torch.Tensor,
         stem_output: torch.Tensor | None = None,
         image_owner: torch.Tensor | None = None,
+        has_text: torch.Tensor | None = None,
+        **text_inputs: torch.Tensor,
     ) -> torch.Tensor:
-        owner = image_owner if image_owner is not None else torch.zeros(0, dtype=torch.long)
-        return self.fuse(self.encode(token_ids, lengths, stem_output, owner))
+        return self.fuse(self.encode(stem_output, image_owner, has_text, **text_inputs))
 
 
-def collate_comments(batch: list[tuple[list[int], list[torch.Tensor]]]) -> dict[str, Any]:
-    """(token ids, image stem outputs) per comment -> FusedModel inputs."""
+def collate_comments(batch: list[tuple[Any, list[torch.Tensor]]], text_collate: Callable[[list], dict[str, torch.Tensor]] | None = None) -> dict[str, Any]:
+    """(text example, image stem outputs) per comment -> FusedModel inputs.
+
+    The text example is the Att-BiLSTM's token ids ([] = no text) by default; with ``text_collate``
+    (another text branch's collate, which must accept None for a comment without text) it is that
+    branch's example or None, and ``has_text`` says which comments have one."""
     owners: list[int] = []
     stems: list[torch.Tensor] = []
     for row, (_, images) in enumerate(batch):
         stems.extend(images)
         owners.extend([row] * len(images))
+    texts = [text for text, _ in batch]
+    if text_collate is None:
+        text_inputs = collate_token_ids(texts)
+    else:
+        text_inputs = {**text_collate(texts), "has_text": torch.tensor([text is not None for text in texts], dtype=torch.bool)}
     return {
-        **collate_token_ids([ids for ids, _ in batch]),
+        **text_inputs,
         "stem_output": torch.stack(stems) if stems else None,
         "image_owner": torch.tensor(owners, dtype=torch.long),
     }

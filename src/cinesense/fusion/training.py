@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
+
 import torch
 
 from cinesense.config import FusionConfig, TextModelConfig, TrainConfig
@@ -24,7 +26,7 @@ from cinesense.text.branch import TextBranch
 from cinesense.text.model import AttBiLSTM
 from cinesense.train import History, fit
 
-Comment = tuple[list[int], list[torch.Tensor]]  # token ids ([] = no text), image stem outputs
+Comment = tuple[Any, list[torch.Tensor]]  # the text branch's example (token ids, [] = no text), image stem outputs
 
 
 def new_fused_model(
@@ -54,13 +56,18 @@ def fit_fused(
     train: tuple[list[Comment], list[int]],
     dev: tuple[list[Comment], list[int]] | None,
     progress: bool = True,
+    *,
+    collate: Callable[[list[Comment]], dict[str, Any]] = collate_comments,
+    lengths: Sequence[int] | None = None,
 ) -> History:
     """Train ``model`` in place as its method requires (module docstring), optimising as
-    ``train_config`` says (with ``fusion``'s epochs and learning rates)."""
+    ``train_config`` says (with ``fusion``'s epochs and learning rates). ``collate``: the comments'
+    collate (the adapter's; the default reads token ids); ``lengths``: each training comment's text
+    length (for ``bucket_by_length``; None = the token ids' lengths)."""
     if model.config.method != "late":
-        lengths = [len(ids) for ids, _ in train[0]]
+        lengths = list(lengths) if lengths is not None else [len(ids) for ids, _ in train[0]]
         joint = dataclasses.replace(train_config, epochs=fusion.epochs or train_config.epochs)
-        return fit(model, train, dev, collate_comments, classes, joint, seed, progress, lengths=lengths)
+        return fit(model, train, dev, collate, classes, joint, seed, progress, lengths=lengths)
     for parameter in model.branch_parameters():
         parameter.requires_grad_(False)
     if fusion.late_fit == "dev":
@@ -75,18 +82,19 @@ def fit_fused(
         train_config, epochs=fusion.late_epochs, learning_rate=fusion.late_learning_rate,
         patience=fusion.late_epochs, class_weights="none",
     )
-    encoded_fit = (branch_outputs(model, fit_on[0]), fit_on[1])
-    encoded_select = (branch_outputs(model, select_on[0]), select_on[1]) if select_on else None
+    encoded_fit = (branch_outputs(model, fit_on[0], collate=collate), fit_on[1])
+    encoded_select = (branch_outputs(model, select_on[0], collate=collate), select_on[1]) if select_on else None
     return fit(model.late, encoded_fit, encoded_select, collate_branch_outputs, classes, late_train, seed, progress)
 
 
 @torch.no_grad()  # not inference_mode: late fusion trains on these tensors
-def branch_outputs(model: FusedModel, comments: Sequence[Comment], batch_size: int = 256) -> list[dict[str, torch.Tensor]]:
+def branch_outputs(model: FusedModel, comments: Sequence[Comment], batch_size: int = 256, *,
+                   collate: Callable[[list[Comment]], dict[str, Any]] = collate_comments) -> list[dict[str, torch.Tensor]]:
     """Each comment's branch probabilities and modality flags (what late fusion reads)."""
     model.eval()
     rows: list[dict[str, torch.Tensor]] = []
     for start in range(0, len(comments), batch_size):
-        encoded = model.encode(**collate_comments(list(comments[start : start + batch_size])))
+        encoded = model.encode(**collate(list(comments[start : start + batch_size])))
         for i in range(encoded["p_text"].shape[0]):
             rows.append({key: encoded[key][i] for key in ("p_text", "p_image", "has_text", "has_image")})
     return rows

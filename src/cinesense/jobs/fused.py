@@ -1,6 +1,8 @@
 """The fused job (the paper's Table 2 and beyond): train the text branch, the image branch and every
 fusion in ``config.fusion.compare`` on the same split, save each model with its dev and test
-metrics, and score them beside the baselines (its report: :mod:`cinesense.jobs.fused_report`)."""
+metrics, and score them beside the baselines (its report: :mod:`cinesense.jobs.fused_report`).
+Each E5 variant of ``text_encoder.compare`` ("probe", "bilstm") adds its text model
+(``encoder_<variant>/``) and every fusion over it (``fused_<method>_encoder_<variant>/``) as rows."""
 
 from __future__ import annotations
 
@@ -15,14 +17,16 @@ import torch
 
 from cinesense.cache import default_cache_dir
 from cinesense.classifier import Classifier, fit_branch
-from cinesense.config import ExperimentConfig
+from cinesense.config import ENCODER_COMBINES, ExperimentConfig
 from cinesense.data.export import export_splits
 from cinesense.data.splits import Splits, load_extra_texts
 from cinesense.evaluate.baselines import TfidfLogisticRegression, align_columns
 from cinesense.evaluate.metrics import classification_metrics
 from cinesense.fusion.model import METHODS
 from cinesense.jobs.results import JobResults, system
-from cinesense.jobs.scoring import FUSION_ROWS, IMAGE_ROW, TEXT_ROW, image_only_proba, text_only_proba
+from cinesense.jobs.scoring import (
+    ENCODER_ROWS, FUSION_ROWS, IMAGE_ROW, TEXT_ROW, encoder_fusion_row, image_only_proba, text_only_proba,
+)
 from cinesense.jobs.training_run import pretrained_branches, scored_split, start_run
 from cinesense.progress import say
 from cinesense.rundir import write_json
@@ -34,6 +38,11 @@ class TrainedSystems:
     image: Classifier
     fused: dict[str, Classifier]
     seconds: dict[str, float]
+    encoders: dict[str, Classifier] = dataclasses.field(default_factory=dict)  # E5 text models by variant (text_encoder.compare)
+    encoder_fused: dict[tuple[str, str], Classifier] = dataclasses.field(default_factory=dict)  # (variant, method) -> fusion over it
+
+    def text_models(self) -> list[Classifier]:
+        return [self.text, *self.encoders.values()]
 
 
 def train_systems(config: ExperimentConfig, splits: Splits, progress: bool) -> TrainedSystems:
@@ -41,13 +50,17 @@ def train_systems(config: ExperimentConfig, splits: Splits, progress: bool) -> T
     writes them once they are scored)."""
     seconds: dict[str, float] = {}
     train, dev = splits.train.records, splits.dev.records
-    tick = time.perf_counter()
-    say(progress, "text branch (Att-BiLSTM)")
-    text = fit_branch(config, "text", train, dev, extra_texts=load_extra_texts(config.data.extra_corpora), progress=progress)
-    seconds[TEXT_ROW] = time.perf_counter() - tick
     unknown = [m for m in config.fusion.compare if m not in METHODS]
     if unknown or not config.fusion.compare:
         raise ValueError(f"fusion.compare must list fusion methods among {', '.join(METHODS)}, got {config.fusion.compare}")
+    variants = list(config.text_encoder.compare)
+    if any(v not in ENCODER_COMBINES for v in variants):
+        raise ValueError(f"a fused job's text_encoder.compare lists E5 text branches among {', '.join(ENCODER_COMBINES)}, got {variants}")
+    tick = time.perf_counter()
+    say(progress, "text branch (Att-BiLSTM)")
+    extra_texts = load_extra_texts(config.data.extra_corpora)
+    text = fit_branch(config, "text", train, dev, extra_texts=extra_texts, progress=progress)
+    seconds[TEXT_ROW] = time.perf_counter() - tick
     tick = time.perf_counter()
     say(progress, f"image branch (Att-VGG16), trained on {config.fusion.image_pretrain}")
     image = pretrained_branches(config, progress).get("image") or fit_branch(config, "image", train, dev, progress=progress)
@@ -59,13 +72,30 @@ def train_systems(config: ExperimentConfig, splits: Splits, progress: bool) -> T
         method_config = dataclasses.replace(config, modality="fused", fusion=dataclasses.replace(config.fusion, method=method))
         fused[method] = Classifier(method_config).fit(train, dev or None, branches={"text": text, "image": image}, progress=progress)
         seconds[FUSION_ROWS[method]] = time.perf_counter() - tick
-    return TrainedSystems(text, image, fused, seconds)
+    systems = TrainedSystems(text, image, fused, seconds)
+    for variant in variants:
+        tick = time.perf_counter()
+        say(progress, f"text branch ({ENCODER_ROWS[variant]})")
+        variant_config = dataclasses.replace(config, name=f"{config.name}.e5-{variant}",
+                                             text_encoder=dataclasses.replace(config.text_encoder, combine=variant, compare=[]))
+        encoder = systems.encoders[variant] = fit_branch(variant_config, "encoder", train, dev, extra_texts=extra_texts, progress=progress)
+        seconds[f"{ENCODER_ROWS[variant]} (text only)"] = time.perf_counter() - tick
+        for method in config.fusion.compare:
+            tick = time.perf_counter()
+            say(progress, f"fusion: {method} over {ENCODER_ROWS[variant]}")
+            section = dataclasses.replace(config.fusion, method=method, text_branch="encoder", text_init="branch")
+            systems.encoder_fused[variant, method] = Classifier(dataclasses.replace(variant_config, modality="fused", fusion=section)).fit(
+                train, dev or None, branches={"encoder": encoder, "image": image}, progress=progress)
+            seconds[encoder_fusion_row(variant, method)] = time.perf_counter() - tick
+    return systems
 
 
 def saved_models(systems: TrainedSystems) -> dict[str, tuple[str, Classifier]]:
     """Each saved model's folder name -> (its row in the tables, the model)."""
     models = {"text_model": (TEXT_ROW, systems.text), "image_model": (IMAGE_ROW, systems.image)}
     models.update({f"fused_{m}": (FUSION_ROWS[m], clf) for m, clf in systems.fused.items()})
+    models.update({f"encoder_{v}": (f"{ENCODER_ROWS[v]} (text only)", clf) for v, clf in systems.encoders.items()})
+    models.update({f"fused_{m}_encoder_{v}": (encoder_fusion_row(v, m), clf) for (v, m), clf in systems.encoder_fused.items()})
     return models
 
 
@@ -84,7 +114,7 @@ def model_metrics(systems: TrainedSystems, splits: Splits, classes: list[str], s
             if clf is systems.image:
                 records = [r for r in records if r.images]
                 proba, kept = image_only_proba(clf, records, np.full(len(classes), 1 / len(classes))), list(range(len(records)))
-            elif clf is systems.text:
+            elif any(clf is text for text in systems.text_models()):
                 kept = [i for i, r in enumerate(records) if r.text]
                 proba = clf.predict_proba([records[i].text for i in kept]) if kept else np.empty((0, len(classes)))
             else:
@@ -115,11 +145,14 @@ def score_systems(systems: TrainedSystems, splits: Splits, classes: list[str]) -
         TEXT_ROW: text_only_proba(systems.text, test, prior),
         IMAGE_ROW: image_only_proba(systems.image, test, prior),
     }
-    for method, clf in systems.fused.items():
+    probabilities.update({f"{ENCODER_ROWS[v]} (text only)": text_only_proba(clf, test, prior) for v, clf in systems.encoders.items()})
+    fusions = {FUSION_ROWS[m]: clf for m, clf in systems.fused.items()}
+    fusions.update({encoder_fusion_row(v, m): clf for (v, m), clf in systems.encoder_fused.items()})
+    for row, clf in fusions.items():
         proba, kept = clf.predict_records(test)
         if len(kept) != len(test):
             raise ValueError(f"{len(test) - len(kept)} test comment(s) had neither readable text nor image")
-        probabilities[FUSION_ROWS[method]] = proba
+        probabilities[row] = proba
     return probabilities
 
 
@@ -149,4 +182,6 @@ def run_fused_job(config: ExperimentConfig, out: Path, argv: list[str] | None, p
     ]
     histories = {TEXT_ROW: systems.text.history_, IMAGE_ROW: systems.image.history_}
     histories.update({FUSION_ROWS[m]: c.history_ for m, c in systems.fused.items() if m != "late"})
+    histories.update({f"{ENCODER_ROWS[v]} (text only)": c.history_ for v, c in systems.encoders.items()})
+    histories.update({encoder_fusion_row(v, m): c.history_ for (v, m), c in systems.encoder_fused.items() if m != "late"})
     return JobResults("fused", config, splits, scored, test, classes, results, histories)

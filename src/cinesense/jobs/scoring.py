@@ -20,6 +20,12 @@ FUSION_ROWS = {
     "feature": "BiLSTM-VGG16 (feature fusion)",
     "gated": "BiLSTM-VGG16 (gated fusion)",
 }
+ENCODER_ROWS = {"probe": "E5 probe", "bilstm": "Att-BiLSTM + E5", "distilled": "Att-BiLSTM distilled from E5"}  # text_encoder.compare variants
+
+
+def encoder_fusion_row(variant: str, method: str) -> str:
+    """The fused job's row of a fusion over an E5 text branch (``text_encoder.compare``)."""
+    return f"{ENCODER_ROWS[variant]}-VGG16 ({method} fusion)"
 
 
 def image_only_proba(image: Classifier, records: Sequence[Record], prior: np.ndarray) -> np.ndarray:

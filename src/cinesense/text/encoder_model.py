@@ -51,6 +51,11 @@ class SentenceModel(nn.Module):
             width = config.hidden_dim
         self.head = nn.Sequential(*layers, nn.Linear(width, config.num_classes))
 
+    @property
+    def feature_dim(self) -> int:
+        """Width of the vector the head reads (what a fused model takes from this text branch)."""
+        return self.config.sentence_dim + (self.bilstm.feature_dim if self.bilstm is not None else 0)
+
     def set_standardisation(self, vectors: np.ndarray) -> None:
         """Standardise inputs with the mean and standard deviation of ``vectors`` (the training set's)."""
         with torch.no_grad():
@@ -81,3 +86,10 @@ def collate_sentences(batch: list[tuple[np.ndarray, list[int] | None]]) -> dict[
     if batch and batch[0][1] is not None:
         inputs.update(collate_token_ids([ids for _, ids in batch]))  # type: ignore[misc]
     return inputs
+
+
+def collate_optional_sentences(batch: list[tuple[np.ndarray, list[int] | None] | None], dim: int, with_tokens: bool) -> dict[str, torch.Tensor]:
+    """:func:`collate_sentences` where a comment without text (None) is a zero vector and no tokens:
+    the text inputs of a fused model's comments (its ``has_text`` says which have a text)."""
+    blank = (np.zeros(dim, dtype=np.float32), [] if with_tokens else None)
+    return collate_sentences([example if example is not None else blank for example in batch])
