@@ -269,13 +269,16 @@ def test_reproduce_adds_fusions_over_an_e5_text_branch(data, tmp_path):
     from cinesense.cli import main
 
     _config(data, "late")
+    test = data / "test_with_a_wordless_text.jsonl"  # a comment whose text has no word (a real tweet can): scored, not refused
+    wordless = {"id": "wordless", "text": "!!! 😊", "label": "positive", "images": ["img/blue.png"]}
+    test.write_text((data / "test.jsonl").read_text(encoding="utf-8") + json.dumps(wordless, ensure_ascii=False) + "\n", encoding="utf-8")
     out = tmp_path / "run"
     assert main(["reproduce", "--config", str(data / "late.toml"), "--out", str(out), "--quiet", "--set", "train.epochs=2",
                  "--set", "image_train.epochs=2", "--set", "fusion.epochs=2", "--set", 'fusion.compare=["late", "gated"]',
-                 "--set", 'text_encoder.compare=["probe"]', "--set", "text_encoder.epochs=5"]) == 0
+                 "--set", 'text_encoder.compare=["probe"]', "--set", "text_encoder.epochs=5", "--set", f'data.test="{test}"']) == 0
     results = json.loads((out / "results.json").read_text(encoding="utf-8"))
     for row in ("BiLSTM (text only)", "E5 probe (text only)", "E5 probe-VGG16 (late fusion)", "E5 probe-VGG16 (gated fusion)"):
-        assert results[row]["metrics"]["n"] == 24, row
+        assert results[row]["metrics"]["n"] == 25, row
     assert "E5 probe-VGG16 (gated fusion)" in (out / "report.md").read_text(encoding="utf-8")
     loaded = Classifier.load(out / "fused_gated_encoder_probe")
     assert loaded.model_.config.text_kind == "encoder" and (out / "encoder_probe" / "manifest.json").is_file()

@@ -59,6 +59,11 @@ def test_ray_scoring_equals_single_process(local_ray, tiny_text_model, tmp_path)
     rows = read(on_ray)
     assert len(rows) == 57 and rows[3]["line"] == 5
     assert_same_rows(rows, read(single))
+    one_reader = tmp_path / "one_reader.jsonl"  # one read task at a time: the same rows, in order
+    predict_file_ray(tiny_text_model, data, one_reader, batch_size=8, chunk_bytes=512, read_concurrency=1, progress=False)
+    assert_same_rows(read(one_reader), read(single))
+    with pytest.raises(ValueError, match="read_concurrency"):
+        predict_file_ray(tiny_text_model, data, tmp_path / "never.jsonl", read_concurrency=0, progress=False)
 
 
 def test_parquet_in_and_out(local_ray, tiny_text_model, tmp_path):

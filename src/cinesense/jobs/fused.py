@@ -114,9 +114,10 @@ def model_metrics(systems: TrainedSystems, splits: Splits, classes: list[str], s
             if clf is systems.image:
                 records = [r for r in records if r.images]
                 proba, kept = image_only_proba(clf, records, np.full(len(classes), 1 / len(classes))), list(range(len(records)))
-            elif any(clf is text for text in systems.text_models()):
-                kept = [i for i, r in enumerate(records) if r.text]
-                proba = clf.predict_proba([records[i].text for i in kept]) if kept else np.empty((0, len(classes)))
+            elif any(clf is text for text in systems.text_models()):  # the comments with text, read as in training
+                with_text = [i for i, r in enumerate(records) if r.text]  # (a text without words is not refused)
+                proba, found = clf.predict_records([records[i] for i in with_text]) if with_text else (np.empty((0, len(classes))), [])
+                kept = [with_text[j] for j in found]
             else:
                 proba, kept = clf.predict_records(records)
             if kept:
