@@ -12,6 +12,12 @@ standard deviation, and the accuracy of the seed ensemble (the mean of the seeds
 when the scored examples are the same in every run). Where the examples carry a ``pair`` kind (the
 default corpus), it also prints each system's mean ± sd accuracy per kind (irony, mockery, ...).
 Selection inside each run uses dev only, as in ``reproduce``.
+
+    .venv/bin/python bench/fusion_seeds.py --from-runs RUN_DIR [RUN_DIR ...]
+
+instead reads the ``results.json`` of finished ``reproduce`` runs (e.g. one per seed) and prints every
+row's accuracy and weighted F1 in each run and their mean ± sd (every system of the runs, the E5 rows
+of ``text_encoder.compare`` included).
 """
 
 from __future__ import annotations
@@ -40,7 +46,11 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("runs/fusion_seeds"))
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override")
     parser.add_argument("--seed-key", default="seed", help="the config key set to 0 .. N-1 (default: seed)")
+    parser.add_argument("--from-runs", nargs="+", type=Path, metavar="RUN_DIR", help="summarise finished runs instead")
     args = parser.parse_args()
+    if args.from_runs:
+        summarise_runs(args.from_runs)
+        return
     probabilities: dict[str, list[np.ndarray]] = {name: [] for name in SYSTEMS}
     scores: dict[str, list[dict]] = {name: [] for name in SYSTEMS}
     subsets: dict[str, list[dict[str, float]]] = {name: [] for name in SYSTEMS}
@@ -92,6 +102,23 @@ def main() -> None:
         for name, label in SYSTEMS.items():
             if subsets[name]:
                 print(f"| {label} | " + " | ".join(mean_sd([run[k] for run in subsets[name] if k in run]) for k in kinds) + " |")
+
+
+def summarise_runs(runs: list[Path]) -> None:
+    """Every row of the runs' results.json: accuracy / weighted F1 in each run, mean ± sd."""
+    import json
+
+    results = [json.loads((run / "results.json").read_text(encoding="utf-8")) for run in runs]
+    rows = [name for name in results[0] if all(name in r for r in results)]
+    sizes = {r[name]["metrics"]["n"] for r in results for name in rows}
+    print(f"{len(runs)} runs ({', '.join(map(str, runs))}), scored on {'/'.join(map(str, sorted(sizes)))} examples (accuracy / weighted F1, %)")
+    print("| system | each run | mean ± sd accuracy | mean ± sd weighted F1 |")
+    print("|---|---|---|---|")
+    for name in rows:
+        accuracy = [100 * r[name]["metrics"]["accuracy"] for r in results]
+        weighted = [100 * r[name]["metrics"]["weighted_f1"] for r in results]
+        each = ", ".join(f"{a:.2f} / {w:.2f}" for a, w in zip(accuracy, weighted))
+        print(f"| {name} | {each} | {mean_sd(accuracy)} | {mean_sd(weighted)} |")
 
 
 def mean_sd(values: list[float]) -> str:

@@ -140,17 +140,19 @@ class Scorer:
     output rows (``{"line", "row" (the output line's JSON), "error" (bool)}``)."""
 
     def __init__(self, model_dir: str, source: str, *, threads: int = 1, use_gpu: bool = False,
-                 sticker_cache_bytes: int = 0, sticker_cache_dir: str | None = None) -> None:
+                 sticker_cache_bytes: int = 0, sticker_cache_dir: str | None = None, stem_layout: str = "nchw") -> None:
         import torch
 
         from cinesense.classifier import Classifier
         from cinesense.image.stem_cache import attach_sticker_cache
+        from cinesense.image.stem_layout import set_stem_layout
 
         if threads:
             torch.set_num_threads(threads)
         self.classifier = Classifier.load(model_dir)
         if use_gpu and torch.cuda.is_available():
             _run_on(self.classifier, torch.device("cuda"))
+        set_stem_layout(self.classifier, stem_layout)
         if sticker_cache_bytes or sticker_cache_dir:
             attach_sticker_cache(self.classifier, sticker_cache_bytes, sticker_cache_dir)
         self.source = Path(source)
@@ -200,6 +202,7 @@ def predict_file_ray(
     sticker_cache_dir: str | Path | None = None,
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
     read_concurrency: int = DEFAULT_READ_CONCURRENCY,
+    stem_layout: str = "auto",
     ray_init: dict[str, Any] | None = None,
 ) -> PredictFileResult:
     """Predict every comment of ``data`` (JSONL or ``.parquet``) into ``out`` (JSONL, or Parquet
@@ -219,6 +222,7 @@ def predict_file_ray(
             folder shared by the actors), for an image or fused model; 0 and None: no cache.
         chunk_bytes: bytes of JSONL per read task.
         read_concurrency: read tasks running at once (each a worker process holding its block).
+        stem_layout: each actor's conv-base layout (image / fused model; :mod:`cinesense.image.stem_layout`).
         ray_init: more keyword arguments of ``ray.init`` (e.g. ``num_cpus``, ``include_dashboard``).
     """
     import ray
@@ -244,7 +248,7 @@ def predict_file_ray(
         ray.init(address=address, **{"include_dashboard": False, "logging_level": "warning", **(ray_init or {})})
     try:
         return _run(ray, model_dir, classes, data, out, partial, batch_size, skip_invalid, progress, num_actors, num_cpus, num_gpus,
-                    sticker_cache_bytes, sticker_cache_dir, chunk_bytes, read_concurrency)
+                    sticker_cache_bytes, sticker_cache_dir, chunk_bytes, read_concurrency, stem_layout)
     finally:
         partial.unlink(missing_ok=True)
         if started:
@@ -253,7 +257,7 @@ def predict_file_ray(
 
 def _run(ray: Any, model_dir: Any, classes: list[str], data: Path, out: Path, partial: Path, batch_size: int, skip_invalid: bool, progress: bool,
          num_actors: int | None, num_cpus: float, num_gpus: float, cache_bytes: int, cache_dir: Any, chunk_bytes: int,
-         read_concurrency: int) -> PredictFileResult:
+         read_concurrency: int, stem_layout: str) -> PredictFileResult:
     from ray.data import DataContext
 
     context = DataContext.get_current()
@@ -270,7 +274,7 @@ def _run(ray: Any, model_dir: Any, classes: list[str], data: Path, out: Path, pa
         Scorer, batch_size=batch_size, batch_format="numpy", concurrency=num_actors, num_cpus=num_cpus, num_gpus=num_gpus,
         fn_constructor_args=(str(Path(model_dir).resolve()), str(data)),
         fn_constructor_kwargs={"threads": max(1, int(num_cpus)), "use_gpu": num_gpus > 0, "sticker_cache_bytes": cache_bytes,
-                               "sticker_cache_dir": str(cache_dir) if cache_dir else None},
+                               "sticker_cache_dir": str(cache_dir) if cache_dir else None, "stem_layout": stem_layout},
     )
     written = errors = 0
     partial.parent.mkdir(parents=True, exist_ok=True)

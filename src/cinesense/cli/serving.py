@@ -53,6 +53,8 @@ def add_commands(commands: Any) -> None:
     predict_file.add_argument("--sticker-cache-mb", type=int, default=256,
                               help="memory for the sticker conv-feature cache, MiB (image / fused model; 0: off; per actor with ray)")
     predict_file.add_argument("--sticker-cache-dir", type=Path, help="also keep sticker conv features on disk here (shared by runs and actors)")
+    predict_file.add_argument("--stem-layout", choices=("auto", "nchw", "channels-last"), default="auto",
+                              help="memory layout of the VGG16 conv base (image / fused model); auto: the faster here, measured once")
     predict_file.add_argument("--engine", choices=("local", "ray"), default="local",
                               help="local: this process, resumable (default); ray: Ray Data, an actor pool (needs the 'ray' extra; "
                               ".parquet input / output too; no resume)")
@@ -67,6 +69,8 @@ def add_commands(commands: Any) -> None:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--threads", type=int, default=0, help="torch threads for inference (0: torch's default)")
     serve.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"))
+    serve.add_argument("--stem-layout", choices=("auto", "nchw", "channels-last"), default="auto",
+                       help="memory layout of the VGG16 conv base (image / fused model); auto: the faster here, measured once")
     serve.add_argument("--sticker-cache-mb", type=int, default=256,
                        help="memory for the sticker conv-feature cache, MiB (image / fused model; 0: off; default 256)")
     from cinesense.serve.limits import Limits
@@ -157,15 +161,18 @@ def run_predict_file(args: argparse.Namespace) -> int:
             result = predict_file_ray(args.model, args.data, args.out, batch_size=args.batch_size, skip_invalid=args.skip_invalid,
                                       progress=not args.quiet, address=args.ray_address, num_actors=args.actors,
                                       num_cpus=args.actor_cpus, num_gpus=args.actor_gpus, read_concurrency=args.read_tasks,
-                                      sticker_cache_bytes=args.sticker_cache_mb << 20, sticker_cache_dir=args.sticker_cache_dir)
+                                      sticker_cache_bytes=args.sticker_cache_mb << 20, sticker_cache_dir=args.sticker_cache_dir,
+                                      stem_layout=args.stem_layout)
         else:
             from cinesense.image.stem_cache import attach_sticker_cache
+            from cinesense.image.stem_layout import set_stem_layout
 
             if args.threads:
                 import torch
 
                 torch.set_num_threads(args.threads)
             classifier = Classifier.load(args.model, device=args.device)
+            set_stem_layout(classifier, args.stem_layout)
             if args.sticker_cache_mb or args.sticker_cache_dir:
                 attach_sticker_cache(classifier, args.sticker_cache_mb << 20, args.sticker_cache_dir)
             result = predict_file(classifier, args.data, args.out, batch_size=args.batch_size, skip_invalid=args.skip_invalid,
@@ -188,6 +195,7 @@ def run_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from cinesense.classifier import Classifier
+    from cinesense.image.stem_layout import set_stem_layout
     from cinesense.serve import Limits, create_app
     from cinesense.serve.app import warm_up
     from cinesense.serve.listen import address, bind
@@ -198,12 +206,14 @@ def run_serve(args: argparse.Namespace) -> int:
     sock = bind(args.host, args.port)  # a busy port fails here, before the model loads and before "serving"
     try:
         classifier = Classifier.load(args.model, device=args.device)
+        layout = set_stem_layout(classifier, args.stem_layout)
         warm_up(classifier)
         app = create_app(classifier, limits, sticker_cache_bytes=args.sticker_cache_mb << 20)
         server = uvicorn.Server(uvicorn.Config(app, host=args.host, port=sock.getsockname()[1],
                                                log_level=args.log_level))
         where = address(args.host, sock.getsockname()[1])
-        print(f"serving {args.model} ({classifier.modality_} model) on http://{where}/ (API docs at /docs)", flush=True)
+        shown = f", conv base in {layout}" if layout else ""
+        print(f"serving {args.model} ({classifier.modality_} model{shown}) on http://{where}/ (API docs at /docs)", flush=True)
         server.run(sockets=[sock])
     finally:
         sock.close()

@@ -110,6 +110,7 @@ class VGG16Stem(nn.Module):
             for c, conv in enumerate(backbone.block(b), 1):
                 self.add_module(f"block{b}_conv{c}", conv)
         self.pool = nn.MaxPool2d(kernel_size=2, stride=2)
+        self.channels_last = False  # run in channels-last (cinesense.image.stem_layout); the output is contiguous either way
 
     @property
     def name(self) -> str:
@@ -120,13 +121,13 @@ class VGG16Stem(nn.Module):
         """(B, 3, H, W) preprocessed images -> (B, 512, H/16, W/16)."""
         if images.dim() != 4 or images.shape[1] != 3:
             raise ValueError(f"expected images of shape (B, 3, H, W), got {tuple(images.shape)}")
-        x = images
+        x = images.contiguous(memory_format=torch.channels_last) if self.channels_last else images
         for b in range(1, self.last_block + 1):
             for c in range(1, len(VGG16_BLOCKS[b - 1]) + 1):
                 x = torch.relu(getattr(self, f"block{b}_conv{c}")(x))  # (B, C_b, H / 2^(b-1), W / 2^(b-1))
             if b < _N_BLOCKS:
                 x = self.pool(x)  # (B, C_b, H / 2^b, W / 2^b)
-        return x  # (B, 512, H/16, W/16)
+        return x.contiguous() if self.channels_last else x  # (B, 512, H/16, W/16)
 
 
 class AttVGG16(nn.Module):
