@@ -84,12 +84,8 @@ class FusedBranch(Adapter):
         if self.encoder is None:
             return [self.text.encode([r.text])[0] if r.text else [] for r in records]  # an empty text still gives <unk>
         with_text = [i for i, r in enumerate(records) if r.text]
-        examples: list[Any] = [None] * len(records)
-        if with_text:
-            found, _, _ = self.encoder.encode_records(None, [records[i] for i in with_text], split, progress)
-            for i, example in zip(with_text, found):
-                examples[i] = example
-        return examples
+        found = self.encoder.encode_records(None, [records[i] for i in with_text], split, progress)[0] if with_text else []
+        return _placed(len(records), with_text, found)
 
     def _has_text(self, text: Any) -> bool:
         return text is not None and (self.encoder is not None or bool(text))
@@ -99,10 +95,8 @@ class FusedBranch(Adapter):
         if self.encoder is None:
             return [self.text.token_ids(words) for words in tokens]
         with_text = [i for i, words in enumerate(tokens) if words is not None]
-        examples: list[Any] = [None] * len(tokens)
-        for i, example in zip(with_text, self.encoder.inputs(None, [tokens[i] for i in with_text], [], len(with_text)) if with_text else []):
-            examples[i] = example
-        return examples
+        found = self.encoder.inputs(None, [tokens[i] for i in with_text], [], len(with_text)) if with_text else []
+        return _placed(len(tokens), with_text, found)
 
     # ---------------------------------------------------------------- inference
     def words(self, text: Any) -> list[str] | None:
@@ -165,3 +159,11 @@ class FusedBranch(Adapter):
             text_model = AttBiLSTM(text_config)
         adapter = cls(text, ImageBranch.load_files(directory, manifest))
         return adapter, FusedModel(text_model, AttVGG16(image_config), fusion)
+
+
+def _placed(n: int, positions: Sequence[int], values: Sequence[Any]) -> list[Any]:
+    """``n`` entries: ``values`` at ``positions``, None elsewhere (the comments without text)."""
+    placed: list[Any] = [None] * n
+    for i, value in zip(positions, values, strict=True):
+        placed[i] = value
+    return placed
