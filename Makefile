@@ -28,9 +28,10 @@ run: install
 test: install
 	$(BIN)/python -m pytest -m "not slow or browser"
 
-report-all: install  # the default corpus, MVSA-Single, Douban and default-to-Douban transfer (needs ../shared/data) in one report: runs/all/report.md
+report-all: install  # the default corpus, the sticker model (test split + leave-one-style-out), MVSA-Single, Douban and default-to-Douban transfer (needs ../shared/data) in one report: runs/all/report.md
 	$(BIN)/cinesense weights fetch
-	$(BIN)/cinesense reproduce --config configs/default.toml --config configs/mvsa.toml --config configs/douban.toml --config configs/transfer.toml --out runs/all --overwrite
+	$(BIN)/python -m cinesense.data.emoji_render fetch
+	$(BIN)/cinesense reproduce --config configs/default.toml --config configs/emoji.toml --config configs/mvsa.toml --config configs/douban.toml --config configs/transfer.toml --out runs/all --overwrite
 
 bench: install
 	$(BIN)/python bench/text_accuracy.py

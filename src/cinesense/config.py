@@ -395,6 +395,22 @@ class DistillConfig:
 
 
 @dataclass
+class StyleCVConfig:
+    """Leave-one-style-out cross-validation of the sticker (image) model, a section of the image job's
+    report (``cinesense reproduce`` on an image config, :mod:`cinesense.evaluate.style_cv`): the emoji
+    corpus rendered in every installed style (or ``styles``), its face / gesture emoji of the identity
+    train and dev parts (test is never read); for each style, a model of this config trained on the
+    other styles' train-part emoji (epochs on their dev-part emoji) scores every emoji of that style.
+    ``seeds`` runs (0 = off), mean +- sd of balanced accuracy per style."""
+
+    seeds: int = 0
+    styles: list[str] = field(default_factory=list)  # empty: every installed style (at least 3)
+
+    def __post_init__(self) -> None:
+        _check(self, at_least={"seeds": 0})
+
+
+@dataclass
 class TrainConfig:
     """Optimisation: Adam on cross-entropy + ``l2 * sum(theta^2)`` (the paper's eq. 9)."""
 
@@ -438,6 +454,7 @@ class ExperimentConfig:
     fusion: FusionConfig = field(default_factory=FusionConfig)
     text_encoder: TextEncoderConfig = field(default_factory=TextEncoderConfig)
     distill: DistillConfig = field(default_factory=DistillConfig)
+    style_cv: StyleCVConfig = field(default_factory=StyleCVConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     # the image branch of a fused model, trained alone (``branch_config("image")``)
     image_train: TrainConfig = field(default_factory=TrainConfig, metadata={"trains_branch": "image"})

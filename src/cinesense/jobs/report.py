@@ -14,12 +14,17 @@ from cinesense.jobs.results import JobResults
 
 TABLE_HEADINGS = {
     "text": "Results on the {scored} split (standard metrics, %)",
+    "image": "Sticker polarity on the {scored} split (standard metrics, %)",
     "fused": "Table 2: text, image and fused on the {scored} split (standard metrics, %)",
 }
 DEV_SCORED = {  # what scoring dev means for each job: the text job says it before its data, the fused job after
     "text": (
         "**Scored on dev**: this data has no test split here, so the tables score dev, which also selected the "
         "Att-BiLSTM's epoch: its figures are slightly optimistic.\n\n"
+    ),
+    "image": (
+        "**Scored on dev**: this data has no test split here, so the tables score dev, which also selected the "
+        "Att-VGG16's epoch: its figures are slightly optimistic.\n\n"
     ),
     "fused": (
         "\n\n**Scored on dev.** This data set has no test split here, so the tables score the dev split, which also "

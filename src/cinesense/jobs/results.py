@@ -44,7 +44,7 @@ def system(name: str, proba: np.ndarray, classes: Sequence[str], y_true: Sequenc
 class JobResults:
     """A whole job (``cinesense reproduce`` on one config).
 
-    ``kind``: "text" or "fused". ``splits``: the data as the report's data section shows it;
+    ``kind``: "text", "image" or "fused". ``splits``: the data as the report's data section shows it;
     ``scored``: "test", or "dev" when the data has no test split; ``test``: the records scored.
     ``histories``: the training curves of the models, by the name the loss figure gives them;
     ``report``: the report's path, once written."""
@@ -57,8 +57,9 @@ class JobResults:
     classes: list[str]
     systems: list[System]
     histories: dict[str, History] = field(default_factory=dict)
-    run: TrainedRun | None = None  # the text job's model, trained and saved as by ``cinesense train``
+    run: TrainedRun | None = None  # the text or image job's model, trained and saved as by ``cinesense train``
     transfer: dict[str, list[System]] = field(default_factory=dict)  # data.transfer file -> systems scored on it
+    style_cv: dict[str, Any] | None = None  # the image job's leave-one-style-out result (cinesense.evaluate.style_cv)
     report: Path | None = None
 
     @property

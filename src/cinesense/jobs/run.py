@@ -1,4 +1,4 @@
-"""``cinesense reproduce``: a config's job (the text job or the fused job) run into a folder and
+"""``cinesense reproduce``: a config's job (the text, image or fused job) run into a folder and
 written from its results; several configs side by side in one combined report."""
 
 from __future__ import annotations
@@ -9,20 +9,21 @@ from pathlib import Path
 from cinesense.config import ExperimentConfig
 from cinesense.evaluate.report import summary_table, write_report
 from cinesense.jobs.fused import run_fused_job
+from cinesense.jobs.image import run_image_job
 from cinesense.jobs.report import table_heading
 from cinesense.jobs.results import JobResults
 from cinesense.jobs.text import run_text_job
 from cinesense.jobs.write import write_run
 from cinesense.progress import say
 
-JOBS = {"text": run_text_job, "fused": run_fused_job}
+JOBS = {"text": run_text_job, "image": run_image_job, "fused": run_fused_job}
 
 
 def run_job(config: ExperimentConfig, out: str | Path, argv: list[str] | None = None, progress: bool = True) -> JobResults:
     """Train and score every system of ``config`` once, write the run folder ``out`` from the
     results (report, figures, JSON files) and return them."""
     if config.modality not in JOBS:
-        raise ValueError(f"reproduce runs a text or a fused config, not modality {config.modality!r}")
+        raise ValueError(f"reproduce runs a text, image or fused config, not modality {config.modality!r}")
     out = Path(out)
     started = time.perf_counter()
     job = JOBS[config.modality](config, out, argv, progress)
