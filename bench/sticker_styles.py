@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from emoji_cv import parse_variant  # noqa: E402
 
 from cinesense.config import load_config  # noqa: E402
-from cinesense.evaluate.style_cv import style_cv, style_records  # noqa: E402
+from cinesense.evaluate.style_cv import style_cv, style_cv_header, style_cv_row, style_records  # noqa: E402
 
 DEFAULT_VARIANTS = (
     "no augmentation=image_model.augment.variants=0",
@@ -55,8 +55,7 @@ def main() -> None:
     styles = records.styles
     print(f"{len(styles)} styles ({', '.join(styles)}; unavailable: {', '.join(records.unavailable) or 'none'}); "
           f"face / gesture emoji, identity train {len(records.train)} + dev {len(records.dev)} images; test not read")
-    print("| system | " + " | ".join(styles) + " | mean |")
-    print("|---|" + "---|" * (len(styles) + 1))
+    print(style_cv_header(styles))
     results = {"config": args.config, "styles": styles, "seeds": args.seeds, "train_images": len(records.train),
                "dev_images": len(records.dev), "variants": {}}
     for name, overrides in (parse_variant(v) for v in (args.variant or DEFAULT_VARIANTS)):
@@ -64,9 +63,8 @@ def main() -> None:
         config = load_config(args.config, overrides)
         config.train.threads = args.threads
         result = style_cv(config, records, args.seeds)
-        cells = [f"{m:.3f} ± {d:.3f}" for m, d in zip(result["mean"], result["sd"])]
         seconds = (time.perf_counter() - tick) / args.seeds
-        print(f"| {name} ({seconds:.0f} s a seed) | " + " | ".join(cells) + " |", flush=True)
+        print(style_cv_row(result, f"{name} ({seconds:.0f} s a seed)"), flush=True)
         results["variants"][name] = {"overrides": overrides, "runs": result["runs"], "mean": result["mean"], "sd": result["sd"],
                                      "seconds_per_seed": seconds}
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)  # written after each variant

@@ -91,8 +91,16 @@ def style_cv(config: ExperimentConfig, records: StyleRecords, seeds: int) -> dic
             "sd": table.std(axis=0).tolist(), "train_images": len(records.train), "dev_images": len(records.dev)}
 
 
+def style_cv_header(styles: Sequence[str]) -> str:
+    """The head of a markdown table of :func:`style_cv` results: a column per left-out style, then the mean."""
+    return f"| system | {' | '.join(styles)} | mean |\n" + "|---|" + "---|" * (len(styles) + 1)
+
+
+def style_cv_row(result: dict[str, Any], name: str) -> str:
+    """One row ``name`` of that table: mean ± sd of each style and of the mean."""
+    return f"| {name} | " + " | ".join(f"{m:.3f} ± {d:.3f}" for m, d in zip(result["mean"], result["sd"])) + " |"
+
+
 def style_cv_table(result: dict[str, Any], name: str) -> str:
-    """A markdown table of :func:`style_cv`'s result: one row ``name``, a column per left-out style."""
-    cells = [f"{m:.3f} ± {d:.3f}" for m, d in zip(result["mean"], result["sd"])]
-    return "\n".join([f"| system | {' | '.join(result['styles'])} | mean |", "|---|" + "---|" * (len(result["styles"]) + 1),
-                      f"| {name} | {' | '.join(cells)} |"])
+    """A markdown table of :func:`style_cv`'s result with one row, ``name``."""
+    return style_cv_header(result["styles"]) + "\n" + style_cv_row(result, name)

@@ -25,7 +25,8 @@ from cinesense.evaluate.metrics import classification_metrics
 from cinesense.fusion.model import METHODS
 from cinesense.jobs.results import JobResults, system
 from cinesense.jobs.scoring import (
-    ENCODER_ROWS, FUSION_ROWS, IMAGE_ROW, TEXT_ROW, encoder_fusion_row, image_only_proba, text_only_proba,
+    ENCODER_ROWS, FUSION_ROWS, IMAGE_ROW, TEXT_ROW, encoder_fusion_row, image_only_proba, majority_proba, text_only_proba,
+    training_prior,
 )
 from cinesense.jobs.training_run import pretrained_branches, scored_split, start_run
 from cinesense.progress import say
@@ -137,11 +138,10 @@ def save_systems(systems: TrainedSystems, out: Path, metrics: dict[str, dict[str
 def score_systems(systems: TrainedSystems, splits: Splits, classes: list[str]) -> dict[str, np.ndarray]:
     """Test-set probabilities of every system, baselines first (rows follow the test records)."""
     test, train = splits.test.records, splits.train.records
-    counts = np.array([sum(r.label == c for r in train) for c in classes], dtype=float)
-    prior = counts / counts.sum()
+    prior = training_prior(train, classes)
     tfidf = TfidfLogisticRegression(systems.text.text_.tokenizer).fit([r.text or "" for r in train], [r.label for r in train])
     probabilities = {
-        "majority class": np.tile(np.eye(len(classes))[prior.argmax()], (len(test), 1)),
+        "majority class": majority_proba(prior, len(test)),
         "TF-IDF + LR (text only)": align_columns(tfidf.predict_proba([r.text or "" for r in test]), tfidf.classes_, classes),
         TEXT_ROW: text_only_proba(systems.text, test, prior),
         IMAGE_ROW: image_only_proba(systems.image, test, prior),

@@ -7,14 +7,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 from cinesense.config import ExperimentConfig
 from cinesense.evaluate.report import results_table
 from cinesense.evaluate.style_cv import style_cv, style_cv_table, style_records
 from cinesense.explain.heatmap import save_heatmap
 from cinesense.jobs.report import dev_scored_note, split_lines, table_heading
 from cinesense.jobs.results import JobResults, system
+from cinesense.jobs.scoring import majority_proba, training_prior
 from cinesense.jobs.training_run import scored_split, train_run
 from cinesense.progress import say
 
@@ -31,9 +30,9 @@ def run_image_job(config: ExperimentConfig, out: Path, argv: list[str] | None, p
     proba, kept = classifier.predict_records(as_scored.test.records)
     test = [as_scored.test.records[i] for i in kept]
     y_true = [r.label for r in test]
-    counts = np.array([sum(r.label == c for r in run.splits.train.records) for c in classes], dtype=float)
+    prior = training_prior(run.splits.train.records, classes)
     systems = [
-        system("majority class", np.tile(np.eye(len(classes))[counts.argmax()], (len(test), 1)), classes, y_true, roc=False),
+        system("majority class", majority_proba(prior, len(test)), classes, y_true, roc=False),
         system(OURS, proba, classes, y_true, model=classifier, ours=True, seconds=run.seconds),
     ]
     job = JobResults("image", config, run.splits, scored, test, classes, systems, {OURS: classifier.history_}, run=run)

@@ -23,6 +23,17 @@ FUSION_ROWS = {
 ENCODER_ROWS = {"probe": "E5 probe", "bilstm": "Att-BiLSTM + E5", "distilled": "Att-BiLSTM distilled from E5"}  # text_encoder.compare variants
 
 
+def training_prior(train: Sequence[Record], classes: Sequence[str]) -> np.ndarray:
+    """The share of each class among the training labels (columns follow ``classes``)."""
+    counts = np.array([sum(r.label == c for r in train) for c in classes], dtype=float)
+    return counts / counts.sum()
+
+
+def majority_proba(prior: np.ndarray, n: int) -> np.ndarray:
+    """The majority-class baseline's probabilities for ``n`` examples: all on the most frequent class."""
+    return np.tile(np.eye(len(prior))[prior.argmax()], (n, 1))
+
+
 def encoder_fusion_row(variant: str, method: str) -> str:
     """The fused job's row of a fusion over an E5 text branch (``text_encoder.compare``)."""
     return f"{ENCODER_ROWS[variant]}-VGG16 ({method} fusion)"
