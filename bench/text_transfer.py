@@ -45,6 +45,9 @@ SYSTEMS = {
     "Att-BiLSTM": [],
     "Att-BiLSTM + lexicon": ["text_model.lexicon=true"],
     "Att-BiLSTM + lexicon + FastText": ["text_model.lexicon=true", "word2vec.kind=\"fasttext\""],
+    # word dropout: a dropped word is read through its lexicon flags alone, so the model must learn to use them
+    "Att-BiLSTM + token dropout": ["text_model.token_dropout=0.3"],
+    "Att-BiLSTM + lexicon + token dropout": ["text_model.lexicon=true", "text_model.token_dropout=0.3"],
     "E5 probe": ["modality=\"encoder\""],
     "Att-BiLSTM + E5": ["modality=\"encoder\"", "text_encoder.combine=\"bilstm\""],
     # the fast path: an Att-BiLSTM taught by the E5 probe on its training texts + 2,000 unlabelled

@@ -164,7 +164,7 @@ def test_service_counts_hits_and_misses(tiny_text_model, tiny_image_model, tmp_p
 
 def test_text_service_has_no_sticker_cache(tiny_text_model):
     with TestClient(create_app(Classifier.load(tiny_text_model))) as client:
-        assert client.get("/v1/metrics").json() == {"sticker_cache": None, "pending": 0}
+        assert client.get("/v1/metrics").json() == {"sticker_cache": None, "captions": None, "pending": 0}
 
 
 def test_predict_file_with_and_without_the_cache(tiny_image_model, tmp_path):

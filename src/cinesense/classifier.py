@@ -159,6 +159,12 @@ class Classifier:
             words = self.adapter.words(text)
             self.adapter.check(text, self.adapter.given_image(image), strict=True, tokens=words, fields=fields(i))
             tokens.append(words or None)
+        reader = self.__dict__.get("caption_reader_")  # image/captions.py: stickers' captions join their comment's text
+        if reader is not None:
+            for i, (text, image) in enumerate(zip(texts, images)):
+                read = reader.caption_text(text, image_list(image))
+                if read != text:
+                    texts[i], tokens[i] = read, self.adapter.words(read) or None
         return texts, images, tokens
 
     def predict_records(
@@ -206,14 +212,18 @@ class Classifier:
         A fused model takes one image or a list of images (several stickers on one comment) and
         gives one attention map per image in ``image_attentions``; an image model takes one image.
         The inputs are checked as by ``predict_proba`` (fields ``text`` and ``image``); a fused
-        model reads a text without words as no text, and its explanation then has no tokens.
+        model reads a text without words as no text, and its explanation then has no tokens. With a
+        caption reader attached (:mod:`cinesense.image.captions`), ``read_text`` is the text the
+        model read: the comment's text with its stickers' captions.
         """
         self._check_fitted()
         self.model_.eval()
         self.adapter.check_explained(image)
-        _, _, (tokens,) = self._checked([text], [image], lambda i: ("text", "image"))
+        (read,), _, (tokens,) = self._checked([text], [image], lambda i: ("text", "image"))
         logits, extra = self.adapter.explain(self._cpu_model(), tokens, image)
         proba = torch.softmax(logits.double(), dim=-1)[0].numpy()
+        if read != text:
+            extra["read_text"] = read
         return Explanation(self.classes_[int(proba.argmax())], {c: float(p) for c, p in zip(self.classes_, proba)}, **extra)
 
     # --------------------------------------------------------------- persistence

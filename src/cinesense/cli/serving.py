@@ -22,10 +22,23 @@ def _command(commands: Any, name: str, help: str, *, out: str | None = None) -> 
                         help="model directory (default: the default model, the one `make run` built)")
     parser.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"),
                         help="where the model runs: cpu (the default), cuda, or auto (a GPU when there is one)")
+    if name in CAPTION_COMMANDS:
+        parser.add_argument("--read-captions", action="store_true",
+                            help="fused model: read the words written on each sticker (OCR, the 'ocr' extra) as part of its comment's text")
     if out is not None:
         parser.add_argument("--data", type=Path, required=True, help="comments in the shared JSONL format (labels optional)")
         parser.add_argument("--out", type=Path, required=True, help=out)
     return parser
+
+
+CAPTION_COMMANDS = ("predict", "predict-file", "serve")  # the commands with --read-captions (cinesense.image.captions)
+
+
+def _read_captions(classifier: Any, args: argparse.Namespace) -> None:
+    if getattr(args, "read_captions", False):
+        from cinesense.image.captions import attach_caption_reader
+
+        attach_caption_reader(classifier)
 
 
 def add_commands(commands: Any) -> None:
@@ -102,6 +115,7 @@ def run_predict(args: argparse.Namespace) -> int:
     from cinesense.explain import align_tokens, save_heatmap, shade, use_color
 
     classifier = Classifier.load(args.model, device=args.device)
+    _read_captions(classifier, args)
     try:
         comments = _comments(classifier.adapter, args.texts, args.image)
     except ValueError as error:
@@ -113,7 +127,8 @@ def run_predict(args: argparse.Namespace) -> int:
     for text, image in comments:
         explanation = classifier.explain(text, image)
         probability = explanation.probabilities[explanation.label]
-        shown = [shade(align_tokens(text, explanation.tokens, explanation.weights), color=color)] if text is not None else []
+        read = explanation.read_text if explanation.read_text is not None else text  # with its stickers' captions
+        shown = [shade(align_tokens(read, explanation.tokens, explanation.weights), color=color)] if read is not None else []
         shown += [str(image)] if image is not None else []
         print(f"{explanation.label}\t{probability:.3f}\t{' + '.join(shown)}")
         if explanation.tokens:
@@ -158,6 +173,9 @@ def run_predict_file(args: argparse.Namespace) -> int:
         if args.engine == "ray":
             from cinesense.predict_ray import predict_file_ray
 
+            if args.read_captions:
+                raise ValueError("--read-captions runs with the local engine only")
+
             result = predict_file_ray(args.model, args.data, args.out, batch_size=args.batch_size, skip_invalid=args.skip_invalid,
                                       progress=not args.quiet, address=args.ray_address, num_actors=args.actors,
                                       num_cpus=args.actor_cpus, num_gpus=args.actor_gpus, read_concurrency=args.read_tasks,
@@ -172,6 +190,7 @@ def run_predict_file(args: argparse.Namespace) -> int:
 
                 torch.set_num_threads(args.threads)
             classifier = Classifier.load(args.model, device=args.device)
+            _read_captions(classifier, args)
             set_stem_layout(classifier, args.stem_layout)
             if args.sticker_cache_mb or args.sticker_cache_dir:
                 attach_sticker_cache(classifier, args.sticker_cache_mb << 20, args.sticker_cache_dir)
@@ -208,6 +227,7 @@ def run_serve(args: argparse.Namespace) -> int:
         classifier = Classifier.load(args.model, device=args.device)
         layout = set_stem_layout(classifier, args.stem_layout)
         warm_up(classifier)
+        _read_captions(classifier, args)
         app = create_app(classifier, limits, sticker_cache_bytes=args.sticker_cache_mb << 20)
         server = uvicorn.Server(uvicorn.Config(app, host=args.host, port=sock.getsockname()[1],
                                                log_level=args.log_level))

@@ -22,6 +22,7 @@ class Explanation:
     weights: list[float] = field(default_factory=list)
     image_attention: list[list[float]] | None = None
     image_attentions: list[list[list[float]]] = field(default_factory=list)
+    read_text: str | None = None  # the text the model read, when it is not the comment's own (its stickers' captions joined)
 
     def top_tokens(self, k: int = 5) -> list[tuple[str, float]]:
         order = np.argsort(self.weights)[::-1][:k]

@@ -98,8 +98,11 @@ def create_app(classifier: Any, limits: Limits | None = None, *, sticker_cache_b
 
     @app.get("/v1/metrics", response_model=ServiceMetrics, tags=["service"])
     async def metrics() -> ServiceMetrics:
-        """Counters of the sticker cache (null for a model without images or with the cache off)."""
-        return ServiceMetrics(sticker_cache=sticker_cache.stats() if sticker_cache is not None else None, pending=runner.pending)
+        """Counters of the sticker cache (null for a model without images or with the cache off) and
+        of the caption reader (null unless the service reads sticker captions)."""
+        captions = getattr(classifier, "caption_reader_", None)
+        return ServiceMetrics(sticker_cache=sticker_cache.stats() if sticker_cache is not None else None,
+                              captions=captions.stats() if captions is not None else None, pending=runner.pending)
 
     @app.post(
         "/v1/predict", response_model=Explained, responses=ERRORS, tags=["model"],
@@ -308,7 +311,9 @@ def _explain(classifier: Any, text: str | None, images: Images, limits: Limits) 
     attentions = getattr(explanation, "image_attentions", None)
     if not attentions and explanation.image_attention is not None:
         attentions = [explanation.image_attention]  # a classifier that explains one image only
-    highlights = align_tokens(text, explanation.tokens, explanation.weights) if text is not None else []
+    read = getattr(explanation, "read_text", None)  # the text with its stickers' captions, when they are read
+    shown = read if read is not None else text
+    highlights = align_tokens(shown, explanation.tokens, explanation.weights) if shown is not None else []
     return Explained(
         label=explanation.label,
         probability=explanation.probabilities[explanation.label],
@@ -318,6 +323,7 @@ def _explain(classifier: Any, text: str | None, images: Images, limits: Limits) 
         highlights=[{"text": s.text, "weight": s.weight} for s in highlights],
         image_attention=explanation.image_attention,
         image_attentions=attentions or [],
+        read_text=read,
     )
 
 

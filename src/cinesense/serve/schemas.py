@@ -48,6 +48,10 @@ class Explained(Prediction):
     image_attentions: list[list[list[float]]] = Field(
         default_factory=list, description="one attention grid per image, in the order sent ([] without an image)"
     )
+    read_text: str | None = Field(
+        None, description="the text the model read when the service reads sticker captions and a sticker had one "
+        "(the comment's text, then each caption); highlights cut this text. null otherwise"
+    )
 
 
 class BatchResponse(BaseModel):
@@ -76,8 +80,19 @@ class StickerCacheStats(BaseModel):
     directory: str | None = None
 
 
+class CaptionStats(BaseModel):
+    hits: int = Field(..., description="stickers whose caption came from the cache (OCR did not run)")
+    misses: int = Field(..., description="distinct stickers OCR read")
+    captioned: int = Field(..., description="of those, stickers with a caption")
+    unreadable: int = Field(..., description="images OCR could not decode (the model reports them)")
+    entries: int = Field(..., description="captions held now")
+    max_entries: int
+    min_confidence: float
+
+
 class ServiceMetrics(BaseModel):
     sticker_cache: StickerCacheStats | None = Field(None, description="null for a model without images, or with the cache off")
+    captions: CaptionStats | None = Field(None, description="the sticker caption reader (OCR); null unless the service reads captions")
     pending: int = Field(..., description="requests waiting for or in inference")
 
 
