@@ -181,3 +181,17 @@ def test_the_service_reads_captions_and_counts_them(fused, reader):
     assert answers[0]["read_text"] == f"{NEUTRAL}，烂片失望" and answers[0]["label"] == "negative"
     assert "".join(piece["text"] for piece in answers[0]["highlights"]) == answers[0]["read_text"]
     assert (stats["misses"], stats["hits"], stats["captioned"]) == (1, 1, 1)
+
+
+def test_predict_command_reads_captions(fused, reader, tmp_path, capsys, monkeypatch):
+    from cinesense.cli import main
+
+    monkeypatch.setattr(captions, "_engine", lambda threads: reader._engine)  # the loaded engine, not a second one
+    path = tmp_path / "card.png"
+    captioned("烂片失望").save(path)
+    assert main(["predict", "--model", str(fused), "--color", "never", "--read-captions", NEUTRAL, "--image", str(path)]) == 0
+    line = capsys.readouterr().out.splitlines()[0]
+    assert line.startswith("negative\t") and f"{NEUTRAL}，烂片失望" in line
+    assert main(["predict-file", "--model", str(fused), "--engine", "ray", "--read-captions", "--data", str(path), "--out", str(tmp_path / "o.jsonl")]) != 0
+    assert "--read-captions runs with the local engine only" in capsys.readouterr().err
+    assert not (tmp_path / "o.jsonl").exists()

@@ -171,10 +171,9 @@ def run_predict_file(args: argparse.Namespace) -> int:
 
     try:
         if args.engine == "ray":
-            from cinesense.predict_ray import predict_file_ray
-
             if args.read_captions:
                 raise ValueError("--read-captions runs with the local engine only")
+            from cinesense.predict_ray import predict_file_ray
 
             result = predict_file_ray(args.model, args.data, args.out, batch_size=args.batch_size, skip_invalid=args.skip_invalid,
                                       progress=not args.quiet, address=args.ray_address, num_actors=args.actors,

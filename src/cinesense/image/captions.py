@@ -135,10 +135,6 @@ class CaptionReader:
         with self._lock:
             return {**self._counts, "entries": len(self._entries), "max_entries": self.max_entries, "min_confidence": self.min_confidence}
 
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-
 
 def attach_caption_reader(classifier: Any, reader: CaptionReader | None = None) -> CaptionReader:
     """Make ``classifier`` (a fused model: it reads text and images) read each sticker's caption as
