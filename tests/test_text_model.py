@@ -132,3 +132,66 @@ def test_batch_of_only_empty_sequences_does_not_crash():
     model = _model().eval()
     logits = model(**collate_token_ids([[]]))
     assert logits.shape == (1, 2) and torch.isfinite(logits).all()
+
+
+# ---------------------------------------------------------------- the n-gram bag (text_model.ngram_dim)
+def test_ngram_bag_widens_features_and_keeps_padding_invariance():
+    model = _model(num_classes=3, ngram_dim=4, ngram_buckets=31).eval()
+    features, _ = model.forward_features(**collate_token_ids(BATCH))
+    assert features.shape == (3, model.feature_dim) == (3, 2 * HIDDEN + 4)
+    short = [4, 5, 6]
+    alone = model(**collate_token_ids([short]))
+    padded = model(**collate_token_ids([list(range(2, 14)), short]))[1:]
+    torch.testing.assert_close(padded, alone, rtol=1e-5, atol=1e-6)
+
+
+def test_ngram_ids_hash_bigrams_after_the_vocabulary_and_pad_with_row_zero():
+    model = _model(ngram_dim=4, ngram_buckets=31)
+    inputs = collate_token_ids([[2, 3, 4], [5]])
+    mask = torch.arange(3).unsqueeze(0) < inputs["lengths"].unsqueeze(1)
+    ids = model.ngram_ids(inputs["token_ids"], mask)
+    assert ids.shape == (2, 5)
+    assert ids[0, :3].tolist() == [2, 3, 4] and ids[1, :3].tolist() == [5, 0, 0]
+    assert all(VOCAB <= i < VOCAB + 31 for i in ids[0, 3:].tolist())  # the two bigrams of the first text
+    assert ids[1, 3:].tolist() == [0, 0]  # a one-word text has no bigram
+    assert ids[0, 3] != ids[0, 4]  # (2, 3) and (3, 4) fall in different buckets here
+
+
+def test_ngram_bag_reads_word_order_pairs_and_its_padding_row_gets_no_grad():
+    model = _model(ngram_dim=4, ngram_buckets=31).eval()
+    forward, _ = model.forward_features(**collate_token_ids([[2, 3, 4]]))
+    backward, _ = model.forward_features(**collate_token_ids([[4, 3, 2]]))
+    assert not torch.allclose(forward[0, 2 * HIDDEN :], backward[0, 2 * HIDDEN :])  # other bigrams, same words
+    model(**collate_token_ids(BATCH)).sum().backward()
+    assert model.ngrams.weight.grad[0].abs().sum() == 0 and model.ngrams.weight.grad[2].abs().sum() > 0
+
+
+def test_ngram_model_saves_and_loads_through_the_classifier(tmp_path):
+    import numpy as np
+
+    from cinesense import Classifier
+    from cinesense.config import load_config
+    from cinesense.data.schema import Record
+    from helpers import restoring_threads, tiny_texts
+
+    overrides = ["seed=0", "word2vec.vector_size=8", "word2vec.min_count=1", "word2vec.epochs=2", "text_model.hidden_size=4",
+                 "text_model.attention_dim=4", "text_model.ngram_dim=3", "text_model.ngram_buckets=64",
+                 "train.epochs=2", "train.batch_size=8", "train.threads=1"]
+    records = [Record(id=f"r{i}", text=text, label=label) for i, (text, label) in enumerate(tiny_texts(30, sep=" "))]
+    classifier = restoring_threads(lambda: Classifier(load_config(None, overrides)).fit(records, progress=False))
+    assert classifier.model_.config.ngram_dim == 3 and classifier.model_.ngrams.weight.shape[0] == len(classifier.text_.vocabulary) + 64
+    loaded = Classifier.load(classifier.save(tmp_path / "model"))
+    texts = ["好看 电影", "无聊 透顶 电影"]
+    np.testing.assert_allclose(loaded.predict_proba(texts), classifier.predict_proba(texts), rtol=1e-6, atol=1e-7)
+    explanation = loaded.explain("无聊 透顶 电影")
+    assert explanation.tokens == ["无聊", "透顶", "电影"]
+    expected = loaded.predict_proba(["无聊 透顶 电影"])[0]
+    np.testing.assert_allclose([explanation.probabilities[c] for c in loaded.classes_], expected, rtol=1e-6, atol=1e-7)
+
+
+def test_ngram_settings_are_checked():
+    from cinesense.config import ConfigError, load_config
+
+    for bad in ("text_model.ngram_dim=-1", "text_model.ngram_buckets=0"):
+        with pytest.raises(ConfigError, match="ngram"):
+            load_config(None, [bad])

@@ -252,9 +252,12 @@ class TextModelConfig:
     token_dropout: float = 0.0  # share of tokens replaced by <unk> during training
     freeze_embeddings: bool = False
     lexicon: bool = False  # sentiment-lexicon features next to each word vector (text/lexicon.py)
+    ngram_dim: int = 0  # > 0: a bag of the text's words and hashed word bigrams (fastText-style, this wide) beside the attended vector
+    ngram_buckets: int = 131072  # hash buckets of the word bigrams
 
     def __post_init__(self) -> None:
-        _check(self, at_least={"hidden_size": 1, "num_layers": 1, "attention_dim": 1}, below_one=("dropout", "token_dropout"))
+        _check(self, at_least={"hidden_size": 1, "num_layers": 1, "attention_dim": 1, "ngram_dim": 0, "ngram_buckets": 1},
+               below_one=("dropout", "token_dropout"))
 
 
 @dataclass

@@ -6,7 +6,13 @@ holds a fixed, non-trainable table ``lexicon_features`` (vocabulary x ``lexicon_
 with the weights; each token's row is concatenated to its word vector before the LSTM. Word
 dropout replaces a token's word vector by ``<unk>``'s but keeps its lexicon row, so the model
 learns to read the lexicon for words whose vectors say little (those never seen in training).
-``lexicon_dim = 0`` (every bundle written before the channel) is the plain Att-BiLSTM."""
+``lexicon_dim = 0`` (every bundle written before the channel) is the plain Att-BiLSTM.
+
+The n-gram bag (``text_model.ngram_dim``; fastText's bag of n-grams, Joulin et al. 2017, as the wide
+part of a wide-and-deep model): the mean of learnt ``ngram_dim``-wide vectors of the text's words and
+of its word bigrams (hashed into ``ngram_buckets`` rows) is concatenated to the attended vector, so
+the head (and a fused model reading this branch's features) also sees which words and word pairs
+occur, wherever they are. ``ngram_dim = 0`` is no bag."""
 
 from __future__ import annotations
 
@@ -36,6 +42,8 @@ class AttBiLSTMConfig:
     token_dropout: float = TextModelConfig.token_dropout
     freeze_embeddings: bool = TextModelConfig.freeze_embeddings
     lexicon_dim: int = 0  # features a token in the lexicon channel (0 = no channel)
+    ngram_dim: int = TextModelConfig.ngram_dim
+    ngram_buckets: int = TextModelConfig.ngram_buckets
 
     @classmethod
     def from_config(cls, section: TextModelConfig, *, vocab_size: int, embedding_dim: int, num_classes: int) -> "AttBiLSTMConfig":
@@ -68,11 +76,30 @@ class AttBiLSTM(nn.Module):
             dropout=config.dropout if config.num_layers > 1 else 0.0,
         )
         self.attention = AdditiveAttentionPooling(2 * config.hidden_size, config.attention_dim)
-        self.head = nn.Linear(2 * config.hidden_size, config.num_classes)
+        if config.ngram_dim:  # rows: the vocabulary's words, then the bigram buckets; row 0 (padding) stays zero
+            self.ngrams = nn.EmbeddingBag(config.vocab_size + config.ngram_buckets, config.ngram_dim, mode="sum", padding_idx=0)
+            nn.init.normal_(self.ngrams.weight, std=0.1)
+            with torch.no_grad():
+                self.ngrams.weight[0].zero_()
+        self.head = nn.Linear(self.feature_dim, config.num_classes)
 
     @property
     def feature_dim(self) -> int:
-        return 2 * self.config.hidden_size
+        return 2 * self.config.hidden_size + self.config.ngram_dim
+
+    def ngram_ids(self, token_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """(B, 2T - 1) rows of the n-gram table: each token's word id, then each pair of neighbours'
+        hashed bigram row (0, the zero padding row, where either is padding)."""
+        bigrams = (token_ids[:, :-1] * 1_000_003 + token_ids[:, 1:]) % self.config.ngram_buckets + self.config.vocab_size
+        bigrams = bigrams.masked_fill(~(mask[:, :-1] & mask[:, 1:]), 0)
+        return torch.cat([token_ids.masked_fill(~mask, 0), bigrams], dim=1)
+
+    def ngram_bag(self, words: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """(B, ngram_dim): the mean of the vectors of the text's words and word bigrams."""
+        ids = self.ngram_ids(words, mask)
+        present = (ids > 0).float()
+        weights = present / present.sum(dim=1, keepdim=True).clamp(min=1.0)
+        return self.ngrams(ids, per_sample_weights=weights)
 
     def load_embeddings(self, matrix: torch.Tensor) -> None:
         """Initialise the embedding table (e.g. from Word2Vec)."""
@@ -91,7 +118,7 @@ class AttBiLSTM(nn.Module):
         self.lexicon_features.copy_(matrix)
 
     def forward_features(self, token_ids: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Args: token_ids (B, T) padded with 0; lengths (B,). Returns features (B, 2H), weights (B, T)."""
+        """Args: token_ids (B, T) padded with 0; lengths (B,). Returns features (B, 2H [+ N]), weights (B, T)."""
         lengths = lengths.clamp(min=1).cpu()
         total = token_ids.shape[1]
         words = token_ids
@@ -108,7 +135,10 @@ class AttBiLSTM(nn.Module):
             states, _ = self.lstm(packed)
             states, _ = pad_packed_sequence(states, batch_first=True, total_length=total)  # (B, T, 2H)
         mask = torch.arange(total).unsqueeze(0) < lengths.unsqueeze(1)  # (B, T)
-        pooled, weights = self.attention(states, mask.to(states.device))  # (B, 2H), (B, T)
+        mask = mask.to(states.device)
+        pooled, weights = self.attention(states, mask)  # (B, 2H), (B, T)
+        if self.config.ngram_dim:
+            pooled = torch.cat([pooled, self.ngram_bag(words, mask)], dim=-1)  # (B, 2H + N)
         return pooled, weights
 
     def forward_head(self, features: torch.Tensor) -> torch.Tensor:
