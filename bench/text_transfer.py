@@ -60,6 +60,8 @@ SYSTEMS = {
     "Att-BiLSTM distilled from E5 probe (+ Douban train text)": ["modality=\"distilled\"", "distill.unlabelled=5000", DOUBAN_TEXT],
     # fastText's bag of words and hashed word bigrams (16 wide) beside the attended vector (wide and deep)
     "Att-BiLSTM + n-grams": ["text_model.ngram_dim=16"],
+    # short-text augmentation: 2 random spans of 2-8 tokens of each longer training review, with its label
+    "Att-BiLSTM + short spans": ["text_model.span_copies=2"],
     "Att-BiLSTM + E5 + n-grams": ["modality=\"encoder\"", "text_encoder.combine=\"bilstm\"", "text_model.ngram_dim=16"],
 }
 #: Averaged probabilities (each seed of the first with the deterministic second), a row of their own

@@ -195,3 +195,32 @@ def test_ngram_settings_are_checked():
     for bad in ("text_model.ngram_dim=-1", "text_model.ngram_buckets=0"):
         with pytest.raises(ConfigError, match="ngram"):
             load_config(None, [bad])
+
+
+# ---------------------------------------------------------------- short-span augmentation (text_model.span_copies)
+def test_spans_are_seeded_contiguous_pieces_of_longer_texts_with_their_label():
+    import numpy as np
+
+    from cinesense.text.branch import with_spans
+
+    examples, labels = [list(range(2, 22)), [3, 4, 5], list(range(30, 42))], [1, 0, 0]
+    augmented, targets = with_spans((examples, labels), 3, 6, seed=7)
+    assert augmented[:3] == examples and targets[:3] == labels
+    assert len(augmented) == 3 + 2 * 3  # the 3-token text is short enough already
+    for span, label in zip(augmented[3:], targets[3:]):
+        parent = examples[0] if span[0] < 30 else examples[2]
+        assert 2 <= len(span) <= 6 and label == labels[examples.index(parent)]
+        start = parent.index(span[0])
+        assert parent[start : start + len(span)] == span
+    assert with_spans((examples, labels), 3, 6, seed=7) == (augmented, targets)
+    assert with_spans((examples, labels), 3, 6, seed=8)[0] != augmented
+    soft = np.array([[0.2, 0.8], [0.9, 0.1], [0.6, 0.4]])
+    _, soft_targets = with_spans((examples, soft), 3, 6, seed=7)
+    assert soft_targets.shape == (9, 2) and np.array_equal(soft_targets[3:6], np.repeat(soft[:1], 3, axis=0))
+
+
+def test_span_settings_are_training_only():
+    from cinesense.config import TextModelConfig
+
+    config = AttBiLSTMConfig.from_config(TextModelConfig(span_copies=2), vocab_size=5, embedding_dim=4, num_classes=2)
+    assert "span_copies" not in config.to_dict()

@@ -254,9 +254,12 @@ class TextModelConfig:
     lexicon: bool = False  # sentiment-lexicon features next to each word vector (text/lexicon.py)
     ngram_dim: int = 0  # > 0: a bag of the text's words and hashed word bigrams (fastText-style, this wide) beside the attended vector
     ngram_buckets: int = 131072  # hash buckets of the word bigrams
+    span_copies: int = 0  # > 0: this many random short spans of each longer training text, with its label, trained on too
+    span_max: int = 8  # the spans' length in tokens: 2 .. span_max
 
     def __post_init__(self) -> None:
-        _check(self, at_least={"hidden_size": 1, "num_layers": 1, "attention_dim": 1, "ngram_dim": 0, "ngram_buckets": 1},
+        _check(self, at_least={"hidden_size": 1, "num_layers": 1, "attention_dim": 1, "ngram_dim": 0, "ngram_buckets": 1,
+                             "span_copies": 0, "span_max": 2},
                below_one=("dropout", "token_dropout"))
 
 

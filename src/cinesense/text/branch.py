@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from gensim.models import KeyedVectors
 
@@ -90,6 +91,9 @@ class TextBranch(Adapter):
         return branch, branch.new_model(config.text_model, num_classes, config.seed)
 
     def train(self, model: AttBiLSTM, config: ExperimentConfig, classes: Sequence[str], train: tuple, dev: tuple | None, progress: bool):
+        section = config.text_model
+        if section.span_copies:
+            train = with_spans(train, section.span_copies, section.span_max, config.seed)
         return fit(model, train, dev, self.collate, classes, config.train, config.seed, progress, lengths=[len(x) for x in train[0]])
 
     def encode(self, texts: Sequence[str]) -> list[list[int]]:
@@ -240,3 +244,24 @@ def record_texts(records: Sequence[Record], split: str) -> list[str]:
     if missing:
         raise ValueError(f"{split}: {len(missing)} record(s) have no text (e.g. {missing[0]!r}); the text model needs text")
     return [r.text for r in records]  # type: ignore[misc]
+
+
+def with_spans(train: tuple[Sequence[list[int]], Any], copies: int, longest: int, seed: int) -> tuple[list[list[int]], Any]:
+    """Short-text augmentation (``text_model.span_copies``): the training examples, then ``copies``
+    random contiguous spans (2 .. ``longest`` tokens) of every example longer than ``longest``, each
+    with its text's target (a class index, or a soft target row), drawn from ``seed``. Short comments
+    are rare in long-review corpora; the spans teach the model to read a few words alone."""
+    examples, targets = list(train[0]), train[1]
+    generator = np.random.default_rng(seed)
+    spans, parents = [], []
+    for position, ids in enumerate(examples):
+        if len(ids) <= longest:
+            continue
+        for _ in range(copies):
+            size = int(generator.integers(2, longest + 1))
+            start = int(generator.integers(0, len(ids) - size + 1))
+            spans.append(list(ids[start : start + size]))
+            parents.append(position)
+    if isinstance(targets, (np.ndarray, torch.Tensor)):
+        return examples + spans, np.concatenate([np.asarray(targets), np.asarray(targets)[parents]])
+    return examples + spans, [*targets, *(targets[i] for i in parents)]
