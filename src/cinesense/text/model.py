@@ -79,7 +79,7 @@ class AttBiLSTM(nn.Module):
         )
         self.attention = AdditiveAttentionPooling(2 * config.hidden_size, config.attention_dim)
         if config.ngram_dim:  # rows: the vocabulary's words, then the bigram buckets; row 0 (padding) stays zero
-            self.ngrams = nn.EmbeddingBag(config.vocab_size + config.ngram_buckets, config.ngram_dim, mode="sum", padding_idx=0)
+            self.ngrams = nn.EmbeddingBag(config.vocab_size + config.ngram_buckets, config.ngram_dim, mode="mean", padding_idx=0)
             nn.init.normal_(self.ngrams.weight, std=0.1)
             with torch.no_grad():
                 self.ngrams.weight[0].zero_()
@@ -90,18 +90,15 @@ class AttBiLSTM(nn.Module):
         return 2 * self.config.hidden_size + self.config.ngram_dim
 
     def ngram_ids(self, token_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """(B, 2T - 1) rows of the n-gram table: each token's word id, then each pair of neighbours'
-        hashed bigram row (0, the zero padding row, where either is padding)."""
+        """(B, 2T - 1) rows of the n-gram table: each token's word id (padding: 0), then each pair of
+        neighbours' hashed bigram row (0, the zero padding row, where either is padding)."""
         bigrams = (token_ids[:, :-1] * 1_000_003 + token_ids[:, 1:]) % self.config.ngram_buckets + self.config.vocab_size
-        bigrams = bigrams.masked_fill(~(mask[:, :-1] & mask[:, 1:]), 0)
-        return torch.cat([token_ids.masked_fill(~mask, 0), bigrams], dim=1)
+        return torch.cat([token_ids, bigrams.masked_fill(~(mask[:, :-1] & mask[:, 1:]), 0)], dim=1)
 
     def ngram_bag(self, words: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """(B, ngram_dim): the mean of the vectors of the text's words and word bigrams."""
-        ids = self.ngram_ids(words, mask)
-        present = (ids > 0).float()
-        weights = present / present.sum(dim=1, keepdim=True).clamp(min=1.0)
-        return self.ngrams(ids, per_sample_weights=weights)
+        """(B, ngram_dim): the mean of the vectors of the text's words and word bigrams (the bag's
+        mean leaves padding rows out)."""
+        return self.ngrams(self.ngram_ids(words, mask))
 
     def load_embeddings(self, matrix: torch.Tensor) -> None:
         """Initialise the embedding table (e.g. from Word2Vec)."""
