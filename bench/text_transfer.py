@@ -50,6 +50,8 @@ SYSTEMS = {
     "Att-BiLSTM + lexicon + token dropout": ["text_model.lexicon=true", "text_model.token_dropout=0.3"],
     "E5 probe": ["modality=\"encoder\""],
     "Att-BiLSTM + E5": ["modality=\"encoder\"", "text_encoder.combine=\"bilstm\""],
+    # E5 + LR averaged with TF-IDF + LR as one model (logistic regressions: the same for every seed)
+    "E5 + TF-IDF (linear)": ["modality=\"encoder\"", "text_encoder.combine=\"linear\""],
     # the fast path: an Att-BiLSTM taught by the E5 probe on its training texts + 2,000 unlabelled
     # extra-corpus texts (configs/douban.toml: ChineseNlpCorpus reviews; the default corpus has none)
     "Att-BiLSTM distilled from E5 probe": ["modality=\"distilled\"", "distill.unlabelled=2000"],
@@ -62,6 +64,10 @@ SYSTEMS = {
     "Att-BiLSTM + n-grams": ["text_model.ngram_dim=16"],
     # short-text augmentation: 2 random spans of 2-8 tokens of each longer training review, with its label
     "Att-BiLSTM + short spans": ["text_model.span_copies=2"],
+    # lexicon knowledge as data: HowNet / DUTIR words, each a one-word training example of its polarity
+    # (4,000 of those the Word2Vec vocabulary knows; with the lexicon channel, every lexicon word joins the vocabulary)
+    "Att-BiLSTM + lexicon words": ["text_model.lexicon_examples=4000"],
+    "Att-BiLSTM + lexicon + lexicon words": ["text_model.lexicon=true", "text_model.lexicon_examples=40000"],
     "Att-BiLSTM + E5 + n-grams": ["modality=\"encoder\"", "text_encoder.combine=\"bilstm\"", "text_model.ngram_dim=16"],
 }
 #: Averaged probabilities (each seed of the first with the deterministic second), a row of their own

@@ -72,7 +72,7 @@ def _records(n: int = 40) -> list[Record]:
     return [Record(id=f"e{i}", text=text, label=label) for i, (text, label) in enumerate(tiny_texts(n, 0, sep=""))]
 
 
-@pytest.mark.parametrize("combine", ["probe", "bilstm"])
+@pytest.mark.parametrize("combine", ["probe", "bilstm", "linear"])
 def test_encoder_model_fits_saves_loads_and_explains(combine, tmp_path, monkeypatch):
     monkeypatch.setenv("CINESENSE_CACHE", str(tmp_path / "cache"))
     threads = torch.get_num_threads()
@@ -90,7 +90,7 @@ def test_encoder_model_fits_saves_loads_and_explains(combine, tmp_path, monkeypa
     np.testing.assert_allclose(batch_alone, proba, atol=1e-5)  # batch-order / padding independence
     explanation = loaded.explain("这部电影太好看了")
     assert explanation.label in clf.classes_
-    if combine == "bilstm":
+    if combine in ("bilstm", "linear"):  # attention, or the TF-IDF head's evidence by word
         assert explanation.tokens and abs(sum(explanation.weights) - 1) < 1e-5
     else:
         assert explanation.tokens == []

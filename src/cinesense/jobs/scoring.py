@@ -20,7 +20,7 @@ FUSION_ROWS = {
     "feature": "BiLSTM-VGG16 (feature fusion)",
     "gated": "BiLSTM-VGG16 (gated fusion)",
 }
-ENCODER_ROWS = {"probe": "E5 probe", "bilstm": "Att-BiLSTM + E5", "distilled": "Att-BiLSTM distilled from E5"}  # text_encoder.compare variants
+ENCODER_ROWS = {"probe": "E5 probe", "bilstm": "Att-BiLSTM + E5", "linear": "E5 + TF-IDF (linear)", "distilled": "Att-BiLSTM distilled from E5"}  # text_encoder.compare variants
 
 
 def training_prior(train: Sequence[Record], classes: Sequence[str]) -> np.ndarray:

@@ -31,7 +31,7 @@ from cinesense.hashing import sha256_file
 from cinesense.text.lexicon import lexicon_features, lexicon_words, load_lexicon
 from cinesense.text.model import AttBiLSTM, AttBiLSTMConfig, collate_token_ids
 from cinesense.text.tokenize import Tokenizer, common_emoticon_codes, emoticon_name
-from cinesense.text.vocab import Vocabulary
+from cinesense.text.vocab import UNK, Vocabulary
 from cinesense.text.word2vec import cached_word2vec, embedding_matrix
 from cinesense.train import fit
 
@@ -94,7 +94,28 @@ class TextBranch(Adapter):
         section = config.text_model
         if section.span_copies:
             train = with_spans(train, section.span_copies, section.span_max, config.seed)
+        if section.lexicon_examples:
+            train = with_lexicon_words(train, self.lexicon_examples(section.lexicon_examples, classes, config.seed))
         return fit(model, train, dev, self.collate, classes, config.train, config.seed, progress, lengths=[len(x) for x in train[0]])
+
+    def lexicon_examples(self, count: int, classes: Sequence[str], seed: int) -> tuple[list[list[int]], list[int]]:
+        """Up to ``count`` one-word examples (half positive, half negative, drawn from ``seed``): the
+        HowNet / DUTIR sentiment words that this branch reads as one token it knows (not ``<unk>``),
+        each labelled with its polarity. Lexicon knowledge as data: the model learns each word's
+        polarity alone, not only where the training reviews happen to use it."""
+        missing = [c for c in ("negative", "positive") if c not in classes]
+        if missing:
+            raise ValueError(f"text_model.lexicon_examples needs the labels 'negative' and 'positive'; this data has {list(classes)}")
+        lexicon, generator = load_lexicon(), np.random.default_rng(seed)
+        examples: list[list[int]] = []
+        targets: list[int] = []
+        for polarity in ("positive", "negative"):
+            ids = sorted({ids[0] for ids in self.encode(sorted(getattr(lexicon, polarity)))
+                          if len(ids) == 1 and ids[0] != self.vocabulary.stoi[UNK]})
+            chosen = generator.permutation(ids)[: count // 2] if len(ids) > count // 2 else ids
+            examples += [[int(i)] for i in chosen]
+            targets += [classes.index(polarity)] * len(chosen)
+        return examples, targets
 
     def encode(self, texts: Sequence[str]) -> list[list[int]]:
         return [self.vocabulary.encode(self.read(t)) for t in texts]
@@ -244,6 +265,16 @@ def record_texts(records: Sequence[Record], split: str) -> list[str]:
     if missing:
         raise ValueError(f"{split}: {len(missing)} record(s) have no text (e.g. {missing[0]!r}); the text model needs text")
     return [r.text for r in records]  # type: ignore[misc]
+
+
+def with_lexicon_words(train: tuple[Sequence[list[int]], Any], words: tuple[list[list[int]], list[int]]) -> tuple[list[list[int]], Any]:
+    """The training examples followed by the one-word lexicon examples (``TextBranch.lexicon_examples``);
+    with soft targets (distillation) a word's target is its one-hot polarity row."""
+    examples, targets = list(train[0]), train[1]
+    if isinstance(targets, (np.ndarray, torch.Tensor)):
+        rows = np.eye(np.asarray(targets).shape[1], dtype=np.asarray(targets).dtype)[words[1]]
+        return examples + words[0], np.concatenate([np.asarray(targets), rows.reshape(len(words[1]), -1)])
+    return examples + words[0], [*targets, *words[1]]
 
 
 def with_spans(train: tuple[Sequence[list[int]], Any], copies: int, longest: int, seed: int) -> tuple[list[list[int]], Any]:

@@ -1,9 +1,13 @@
 """The "encoder" kind's model: a frozen pretrained sentence vector (E5, :mod:`cinesense.text.encoder`)
 standardised and read by a linear (or one-hidden-layer) head — the "probe" — or concatenated with the
-Att-BiLSTM's attended vector and trained together ("bilstm"). Returns logits."""
+Att-BiLSTM's attended vector and trained together ("bilstm"), or ("linear") read by a linear head
+beside a second linear head over the text's TF-IDF word n-grams (:mod:`cinesense.text.tfidf`), both
+fitted as logistic regressions, their probabilities averaged. Returns logits (for "linear": the log
+of the averaged probabilities)."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -23,10 +27,15 @@ class SentenceModelConfig:
     hidden_dim: int = 0
     dropout: float = 0.1
     text: dict[str, Any] | None = None  # the Att-BiLSTM's config ("bilstm"), None for the probe
+    words: int = 0  # "linear": rows of the TF-IDF n-gram head (0: no such head)
 
     def __post_init__(self) -> None:
         if isinstance(self.text, dict):
             AttBiLSTMConfig(**self.text)  # a bad section fails here, naming the field
+        if not isinstance(self.words, int) or self.words < 0:
+            raise ValueError(f"words must be a non-negative integer, got {self.words!r}")
+        if self.words and (self.text is not None or self.hidden_dim):
+            raise ValueError("the TF-IDF head (words > 0) goes with a linear sentence head only (no Att-BiLSTM, hidden_dim 0)")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -50,6 +59,9 @@ class SentenceModel(nn.Module):
             layers += [nn.Linear(width, config.hidden_dim), nn.ReLU(), nn.Dropout(config.dropout)]
             width = config.hidden_dim
         self.head = nn.Sequential(*layers, nn.Linear(width, config.num_classes))
+        if config.words:  # row 0: padding; the logistic regression's coefficients, one row an n-gram
+            self.word_head = nn.Embedding(config.words + 1, config.num_classes, padding_idx=0)
+            self.word_bias = nn.Parameter(torch.zeros(config.num_classes))
 
     @property
     def feature_dim(self) -> int:
@@ -74,17 +86,38 @@ class SentenceModel(nn.Module):
     def forward_head(self, features: torch.Tensor) -> torch.Tensor:
         return self.head(self.dropout(features))
 
-    def forward(self, sentence: torch.Tensor, token_ids: torch.Tensor | None = None, lengths: torch.Tensor | None = None) -> torch.Tensor:
+    def word_logits(self, word_ids: torch.Tensor, word_weights: torch.Tensor) -> torch.Tensor:
+        """The TF-IDF head's logits (B, C) from padded n-gram ids and weights (B, K)."""
+        return (self.word_head(word_ids) * word_weights.unsqueeze(-1)).sum(dim=1) + self.word_bias
+
+    def forward(
+        self, sentence: torch.Tensor, token_ids: torch.Tensor | None = None, lengths: torch.Tensor | None = None,
+        word_ids: torch.Tensor | None = None, word_weights: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         features, _ = self.forward_features(sentence, token_ids, lengths)
-        return self.forward_head(features)
+        logits = self.forward_head(features)
+        if not self.config.words:
+            return logits
+        if word_ids is None or word_weights is None:
+            raise ValueError("this model has a TF-IDF head: pass word_ids and word_weights")
+        both = torch.stack([torch.log_softmax(logits, dim=-1), torch.log_softmax(self.word_logits(word_ids, word_weights), dim=-1)])
+        return torch.logsumexp(both, dim=0) - math.log(2.0)  # log of the mean of the two heads' probabilities
 
 
-def collate_sentences(batch: list[tuple[np.ndarray, list[int] | None]]) -> dict[str, torch.Tensor]:
-    """Examples (sentence vector, token ids or None) into ``sentence`` (B, D) [+ ``token_ids``, ``lengths``]."""
-    sentence = torch.from_numpy(np.stack([vector for vector, _ in batch])) if batch else torch.empty(0, 0)
+def collate_sentences(batch: list[tuple]) -> dict[str, torch.Tensor]:
+    """Examples (sentence vector, token ids or None[, (n-gram ids, weights)]) into ``sentence`` (B, D)
+    [+ ``token_ids``, ``lengths``] [+ ``word_ids``, ``word_weights`` (B, K), padded with id 0, weight 0]."""
+    sentence = torch.from_numpy(np.stack([example[0] for example in batch])) if batch else torch.empty(0, 0)
     inputs = {"sentence": sentence}
     if batch and batch[0][1] is not None:
-        inputs.update(collate_token_ids([ids for _, ids in batch]))  # type: ignore[misc]
+        inputs.update(collate_token_ids([example[1] for example in batch]))  # type: ignore[misc]
+    if batch and len(batch[0]) > 2:
+        width = max(1, max(len(example[2][0]) for example in batch))
+        ids, weights = torch.zeros(len(batch), width, dtype=torch.long), torch.zeros(len(batch), width)
+        for row, (_, _, (feature_ids, feature_weights)) in enumerate(batch):
+            ids[row, : len(feature_ids)] = torch.tensor(feature_ids, dtype=torch.long)
+            weights[row, : len(feature_ids)] = torch.tensor(feature_weights, dtype=torch.float32)
+        inputs.update(word_ids=ids, word_weights=weights)
     return inputs
 
 

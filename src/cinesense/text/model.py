@@ -48,7 +48,7 @@ class AttBiLSTMConfig:
     @classmethod
     def from_config(cls, section: TextModelConfig, *, vocab_size: int, embedding_dim: int, num_classes: int) -> "AttBiLSTMConfig":
         fields = asdict(section)
-        for training_only in ("span_copies", "span_max"):  # data augmentation (text/branch.py), not the module
+        for training_only in ("span_copies", "span_max", "lexicon_examples"):  # data augmentation (text/branch.py), not the module
             fields.pop(training_only)
         lexicon_dim = len(FEATURES) if fields.pop("lexicon") else 0
         return cls(vocab_size=vocab_size, embedding_dim=embedding_dim, num_classes=num_classes, lexicon_dim=lexicon_dim, **fields)
