@@ -3,8 +3,8 @@ its dev split), then that one choice scored on Douban dev over several seeds.
 
     .venv/bin/python bench/ensemble_cv.py [--members A,B,C] [--seeds 3] [--out runs/bench/ensemble_cv]
 
-Members: "TF-IDF + LR" and "E5 + LR" (scikit-learn, deterministic; E5 + LR's C by an inner 5-fold CV,
-as in bench/e5_lr_probe.py) and our trained systems (bench/text_transfer.py's names, seed 0 in the
+Members: "TF-IDF + LR" and "E5 + LR" (scikit-learn, deterministic; E5 + LR's C by an inner 5-fold CV among
+the "linear" encoder model's candidates, as in bench/e5_lr_probe.py) and our trained systems (bench/text_transfer.py's names, seed 0 in the
 cross-validation; each fold's training part keeps a stratified 10% aside for epoch selection). Every
 average of two or more members' probabilities (equal weights) is a candidate; the one with the best
 out-of-fold accuracy (ROC-AUC breaks ties) is the choice. Only the choice and its members are then
@@ -19,6 +19,7 @@ import argparse
 import itertools
 import json
 import statistics
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -35,14 +36,14 @@ from cinesense.data.splits import load_extra_texts, load_splits
 from cinesense.evaluate.baselines import align_columns, make_baselines
 from cinesense.evaluate.significance import mcnemar
 from cinesense.text.encoder import SentenceEncoder
+from cinesense.text.encoder_branch import SENTENCE_CS
 from cinesense.text.tokenize import Tokenizer
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from text_transfer import SYSTEMS  # noqa: E402
+
 DOUBAN = "configs/douban.toml"
-TRAINED = {  # as in bench/text_transfer.py
-    "Att-BiLSTM": [],
-    "Att-BiLSTM + E5": ['modality="encoder"', 'text_encoder.combine="bilstm"'],
-    "E5 probe": ['modality="encoder"'],
-}
+TRAINED = {name: SYSTEMS[name] for name in ("Att-BiLSTM", "Att-BiLSTM + E5", "E5 probe")}  # bench/text_transfer.py's
 FIXED = ("TF-IDF + LR", "E5 + LR")
 
 
@@ -64,7 +65,7 @@ class Members:
             x_train = self.encoder.encode([r.text for r in train])
             x_held = self.encoder.encode([r.text for r in held])
             scaler = StandardScaler().fit(x_train)
-            probe = LogisticRegressionCV(Cs=np.logspace(-4, 1, 11), cv=5, max_iter=3000)
+            probe = LogisticRegressionCV(Cs=SENTENCE_CS, cv=5, max_iter=3000)
             probe.fit(scaler.transform(x_train), np.array([lab == "positive" for lab in labels], dtype=int))
             return probe.predict_proba(scaler.transform(x_held))[:, 1]
         if select is None:  # inside the cross-validation: a stratified 10% of the training part selects the epoch

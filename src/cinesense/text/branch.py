@@ -267,14 +267,24 @@ def record_texts(records: Sequence[Record], split: str) -> list[str]:
     return [r.text for r in records]  # type: ignore[misc]
 
 
+def extended(train: tuple[Sequence[list[int]], Any], examples: list[list[int]], targets: Any) -> tuple[list[list[int]], Any]:
+    """``train`` (examples, targets) followed by more ``examples`` and their ``targets``: class
+    indices, or soft-target rows when ``train``'s targets are an (n, C) array (distillation); class
+    indices given for soft targets become one-hot rows."""
+    old_examples, old_targets = train
+    if not isinstance(old_targets, (np.ndarray, torch.Tensor)):
+        return [*old_examples, *examples], [*old_targets, *targets]
+    old = np.asarray(old_targets)
+    new = np.asarray(targets, dtype=old.dtype)
+    if new.ndim == 1:
+        new = np.eye(old.shape[1], dtype=old.dtype)[new.astype(np.int64)]
+    return [*old_examples, *examples], np.concatenate([old, new.reshape(len(examples), old.shape[1])])
+
+
 def with_lexicon_words(train: tuple[Sequence[list[int]], Any], words: tuple[list[list[int]], list[int]]) -> tuple[list[list[int]], Any]:
     """The training examples followed by the one-word lexicon examples (``TextBranch.lexicon_examples``);
     with soft targets (distillation) a word's target is its one-hot polarity row."""
-    examples, targets = list(train[0]), train[1]
-    if isinstance(targets, (np.ndarray, torch.Tensor)):
-        rows = np.eye(np.asarray(targets).shape[1], dtype=np.asarray(targets).dtype)[words[1]]
-        return examples + words[0], np.concatenate([np.asarray(targets), rows.reshape(len(words[1]), -1)])
-    return examples + words[0], [*targets, *words[1]]
+    return extended(train, *words)
 
 
 def with_spans(train: tuple[Sequence[list[int]], Any], copies: int, longest: int, seed: int) -> tuple[list[list[int]], Any]:
@@ -282,7 +292,7 @@ def with_spans(train: tuple[Sequence[list[int]], Any], copies: int, longest: int
     random contiguous spans (2 .. ``longest`` tokens) of every example longer than ``longest``, each
     with its text's target (a class index, or a soft target row), drawn from ``seed``. Short comments
     are rare in long-review corpora; the spans teach the model to read a few words alone."""
-    examples, targets = list(train[0]), train[1]
+    examples, targets = train
     generator = np.random.default_rng(seed)
     spans, parents = [], []
     for position, ids in enumerate(examples):
@@ -293,6 +303,5 @@ def with_spans(train: tuple[Sequence[list[int]], Any], copies: int, longest: int
             start = int(generator.integers(0, len(ids) - size + 1))
             spans.append(list(ids[start : start + size]))
             parents.append(position)
-    if isinstance(targets, (np.ndarray, torch.Tensor)):
-        return examples + spans, np.concatenate([np.asarray(targets), np.asarray(targets)[parents]])
-    return examples + spans, [*targets, *(targets[i] for i in parents)]
+    soft = isinstance(targets, (np.ndarray, torch.Tensor))
+    return extended(train, spans, np.asarray(targets)[parents] if soft else [targets[i] for i in parents])

@@ -29,7 +29,7 @@ from cinesense.data.schema import Record
 from cinesense.text.branch import TextBranch, record_texts
 from cinesense.text.encoder import SentenceEncoder
 from cinesense.text.encoder_model import SentenceModel, SentenceModelConfig, collate_sentences
-from cinesense.text.tfidf import TfidfWords
+from cinesense.text.tfidf import TfidfWords, ngram_spans
 from cinesense.text.tokenize import Tokenizer
 from cinesense.text.vocab import Vocabulary
 from cinesense.train import History, fit
@@ -187,21 +187,14 @@ class EncoderBranch(Adapter):
         """Each token's share of the TF-IDF head's evidence (see :meth:`explain`)."""
         assert self.tfidf is not None
         coefficients = model.word_head.weight.detach().double().numpy()
-        shares = np.zeros(len(tokens))
-        positions = [i for i, t in enumerate(tokens) if t.strip()]  # the n-grams skip blank tokens
-        words = [tokens[i] for i in positions]
-        lo, hi = self.tfidf.ngram_range
-        ids, weights = self.tfidf.features(words)
+        ids, weights = self.tfidf.features(tokens)
         weight_of = dict(zip(ids, weights))
-        for n in range(lo, hi + 1):
-            for start in range(len(words) - n + 1):
-                feature = self.tfidf.index.get(" ".join(words[start : start + n]))
-                if feature is None:
-                    continue
+        shares = np.zeros(len(tokens))
+        for positions, gram in ngram_spans(tokens, self.tfidf.ngram_range):
+            feature = self.tfidf.index.get(gram)
+            if feature is not None:
                 row = coefficients[feature + 1]
-                evidence = abs(weight_of[feature + 1] * (row.max() - row.min()))
-                for k in range(start, start + n):
-                    shares[positions[k]] += evidence / n
+                shares[positions] += abs(weight_of[feature + 1] * (row.max() - row.min())) / len(positions)
         total = shares.sum()
         return (shares / total).tolist() if total > 0 else [1.0 / len(tokens)] * len(tokens)
 

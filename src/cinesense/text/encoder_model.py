@@ -60,7 +60,7 @@ class SentenceModel(nn.Module):
             width = config.hidden_dim
         self.head = nn.Sequential(*layers, nn.Linear(width, config.num_classes))
         if config.words:  # row 0: padding; the logistic regression's coefficients, one row an n-gram
-            self.word_head = nn.Embedding(config.words + 1, config.num_classes, padding_idx=0)
+            self.word_head = nn.EmbeddingBag(config.words + 1, config.num_classes, mode="sum", padding_idx=0)
             self.word_bias = nn.Parameter(torch.zeros(config.num_classes))
 
     @property
@@ -88,7 +88,7 @@ class SentenceModel(nn.Module):
 
     def word_logits(self, word_ids: torch.Tensor, word_weights: torch.Tensor) -> torch.Tensor:
         """The TF-IDF head's logits (B, C) from padded n-gram ids and weights (B, K)."""
-        return (self.word_head(word_ids) * word_weights.unsqueeze(-1)).sum(dim=1) + self.word_bias
+        return self.word_head(word_ids, per_sample_weights=word_weights) + self.word_bias
 
     def forward(
         self, sentence: torch.Tensor, token_ids: torch.Tensor | None = None, lengths: torch.Tensor | None = None,

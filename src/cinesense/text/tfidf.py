@@ -19,11 +19,18 @@ from cinesense.hashing import sha256_file
 FILE = "tfidf.json"
 
 
+def ngram_spans(tokens: Sequence[str], ngram_range: tuple[int, int]) -> list[tuple[list[int], str]]:
+    """Each n-gram (``ngram_range`` inclusive) of the non-blank tokens: the positions in ``tokens``
+    it covers, and its words joined by a space."""
+    kept = [i for i, t in enumerate(tokens) if t.strip()]
+    lo, hi = ngram_range
+    spans = [kept[i : i + n] for n in range(lo, hi + 1) for i in range(len(kept) - n + 1)]
+    return [(positions, " ".join(tokens[k] for k in positions)) for positions in spans]
+
+
 def word_ngrams(tokens: Sequence[str], ngram_range: tuple[int, int]) -> list[str]:
     """The n-grams (``ngram_range`` inclusive) of the non-blank tokens, words joined by a space."""
-    words = [t for t in tokens if t.strip()]
-    lo, hi = ngram_range
-    return [" ".join(words[i : i + n]) for n in range(lo, hi + 1) for i in range(len(words) - n + 1)]
+    return [gram for _, gram in ngram_spans(tokens, ngram_range)]
 
 
 class TfidfWords:
